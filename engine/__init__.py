@@ -1,0 +1,3 @@
+"""rulesync: Outreach sequence rulesets as code."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,96 @@
+"""``rulesync emulator serve``: the emulator as a standalone server."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import sqlite3
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from engine.emulator.seed import SeedError
+from engine.emulator.server import EmulatorServer
+
+
+@click.group()
+def emulator() -> None:
+    """The built-in Outreach-compatible API server (for local runs, demos and tests)."""
+
+
+@emulator.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8788,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one.",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite file that keeps the state between runs (default: in memory).",
+)
+@click.option(
+    "--token",
+    envvar="RULESYNC_EMULATOR_TOKEN",
+    default=None,
+    help="Bearer token clients must send (env RULESYNC_EMULATOR_TOKEN; default: a random "
+    "one, printed at start).",
+)
+@click.option(
+    "--seed",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML or JSON file of stages, taskPriorities, users and rulesets to start from "
+    "(replaces the data in --db).",
+)
+def serve(host: str, port: int, db: Path | None, token: str | None, seed: Path | None) -> None:
+    """Serve the API under http://HOST:PORT/api/v2 until Ctrl-C or SIGTERM.
+
+    \b
+    Example:
+      rulesync emulator serve --port 8788 --token dev
+      curl -H 'Authorization: Bearer dev' http://127.0.0.1:8788/api/v2/rulesets
+    """
+    generated = not token
+    token = token or secrets.token_urlsafe(24)
+    try:
+        if db is not None:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        server = EmulatorServer(host=host, port=port, db_path=db, token=token, seed_path=seed)
+    except SeedError as err:
+        raise click.ClickException(str(err)) from None
+    except (OSError, sqlite3.Error) as err:
+        raise click.ClickException(f"cannot open database {db}: {err}") from None
+    try:
+        server.start()
+    except OSError as err:
+        server.stop()
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {err.strerror or err}"
+        ) from None
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    click.echo(f"Listening on {server.api_url}")
+    if generated:
+        click.echo(f"Token: {token}")
+    sys.stdout.flush()
+    try:
+        # A timed wait, so the main thread wakes up to run the signal handler promptly.
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    click.echo("Emulator stopped.", err=True)

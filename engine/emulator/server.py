@@ -1,0 +1,124 @@
+"""Serving the emulator over HTTP on a background thread, for tests, the embedded mode and
+``rulesync emulator serve``."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from engine.emulator.app import EmulatorApp
+from engine.emulator.oauth import OAuthIssuer
+from engine.emulator.seed import load_seed_file
+from engine.emulator.store import Store
+
+log = logging.getLogger("engine.emulator")
+
+
+class QuietHandler(WSGIRequestHandler):
+    """No access log on stdout/stderr (it would interleave with the CLI's output); the request
+    line never holds a token, but only debug logging gets it anyway."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        log.debug("%s %s -> %s", self.command, getattr(self, "path", "?"), code)
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        log.debug(message, *args)
+
+    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+        # A dropped response (fault injection) or a client that went away: close instead of
+        # waiting for another request on a keep-alive connection that has been shut down.
+        self.close_connection = True
+
+
+class EmulatorServer:
+    """An Outreach-compatible API on a loopback port. ``db_path`` None keeps state in memory;
+    a database file keeps it between runs (``seed_path`` given replaces it)."""
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        db_path: str | Path | None = None,
+        token: str,
+        seed_path: Path | None = None,
+        oauth_client_id: str | None = None,
+        oauth_client_secret: str | None = None,
+        oauth_refresh_token: str | None = None,
+        oauth_mint_interval_s: float = 60.0,
+    ) -> None:
+        seed = load_seed_file(Path(seed_path)) if seed_path is not None else None
+        self.host = host
+        self.port = port
+        self.token = token
+        self.store = Store(db_path if db_path is not None else ":memory:", seed=seed)
+        oauth = OAuthIssuer(
+            client_id=oauth_client_id,
+            client_secret=oauth_client_secret,
+            refresh_token=oauth_refresh_token,
+            mint_interval_s=oauth_mint_interval_s,
+        )
+        self.app = EmulatorApp(store=self.store, token=token, oauth=oauth)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> EmulatorServer:
+        """Bind the port and serve on a daemon thread; returns self."""
+        if self._server is not None:
+            return self
+        server = make_server(
+            self.host, self.port, self.app, threaded=True, request_handler=QuietHandler
+        )
+        self._server = server
+        self.port = server.server_port
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="rulesync-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/v2"
+
+    def stop(self) -> None:
+        """Stop serving and close the database; safe to call twice."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self.store.close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_embedded(db_path: Path) -> EmulatorServer:
+    """The emulator for ``api_url: embedded``: loopback, a free port, a one-off token."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    return EmulatorServer(db_path=db_path, token=secrets.token_urlsafe(32)).start()

@@ -1,0 +1,106 @@
+"""One error tree. The CLI maps each class to its exit code in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a file: rendered as ``PATH:LINE:COL: FIELD: message``."""
+
+    path: str
+    line: int
+    col: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}:{self.col}" if self.line else self.path
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+
+class RulesyncError(Exception):
+    """Base of every error a user can see. ``exit_code`` follows SPEC §4."""
+
+    exit_code = 1
+
+
+class InvalidFiles(RulesyncError):
+    """Ruleset files or configuration are invalid; carries every problem found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        noun = "problem" if len(self.problems) == 1 else "problems"
+        lines = [str(p) for p in self.problems]
+        lines.append(
+            f"{len(self.problems)} {noun} found; fix them and run `rulesync validate` again."
+        )
+        super().__init__("\n".join(lines))
+
+
+class ConfigError(RulesyncError):
+    """A problem with rulesync.yaml, the environment or the command line."""
+
+
+class ApiError(RulesyncError):
+    """The API answered with an error, or could not be reached."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        status: int | None = None,
+        errors: Sequence[dict[str, object]] = (),
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.errors = list(errors)
+        super().__init__(message)
+
+    @property
+    def detail(self) -> str:
+        """The API's own error text, joined."""
+        parts = []
+        for err in self.errors:
+            text = str(err.get("detail") or err.get("title") or err.get("id") or "")
+            source = err.get("source")
+            pointer = source.get("pointer") if isinstance(source, dict) else None
+            parts.append(f"{text} ({pointer})" if pointer else text)
+        return "; ".join(p for p in parts if p)
+
+
+class AuthError(ApiError):
+    """Missing or rejected credentials."""
+
+
+class UnknownReference(RulesyncError):
+    """A stage, task priority or user named in a file does not exist."""
+
+
+class PlanError(RulesyncError):
+    """Desired and live state cannot be reconciled without guessing (e.g. duplicate live names)."""
+
+
+class UnsafePlan(RulesyncError):
+    """The plan breaks a safety rule (prune, protect, threshold)."""
+
+    exit_code = 3
+
+
+class StalePlan(RulesyncError):
+    """A saved plan no longer matches the live org."""
+
+    exit_code = 3
+
+
+class ApplyFailed(RulesyncError):
+    """Some changes failed; the others were applied."""
+
+    exit_code = 4

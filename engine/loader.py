@@ -1,0 +1,244 @@
+"""Ruleset files -> desired rulesets: config layers merged, every problem located."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.config import Config, Environment
+from engine.errors import InvalidFiles, Problem
+from engine.model import MANAGEABLE, READ_ONLY, RELATIONSHIPS, RulesetFields, RulesetFile
+from engine.yamlio import LocatedDict, load_documents, position_of, read_text, validation_problems
+
+FILE_FIELDS = ("name", "previousNames", *MANAGEABLE)
+RefValue = str | dict[str, int] | None
+
+
+@dataclass(frozen=True)
+class Desired:
+    """A ruleset as the files want it. Only managed fields appear in ``fields``."""
+
+    name: str
+    previous_names: tuple[str, ...]
+    fields: dict[str, Any]  # attribute values, and relationship refs: name/email, {"id": N}, None
+    source: str  # PATH:LINE, for messages
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        return {k: v for k, v in self.fields.items() if k not in RELATIONSHIPS}
+
+    @property
+    def relationships(self) -> dict[str, RefValue]:
+        return {k: v for k, v in self.fields.items() if k in RELATIONSHIPS}
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    model: RulesetFile
+    path: str
+    line: int
+
+
+def matches(name: str, globs: tuple[str, ...] | list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, glob) for glob in globs)
+
+
+def ruleset_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_desired(config: Config, env: Environment) -> list[Desired]:
+    """Read every ruleset file and merge config layers; raise InvalidFiles with all problems."""
+    problems: list[Problem] = []
+    layers = _config_layers(config, problems)
+    parsed = _read_files(config, problems)
+    names = _check_names(parsed, config, problems)
+    for name in sorted(env.overrides):
+        if name not in names:
+            (line, col), _ = position_of(config.document, ("environments", env.name, "overrides"))
+            problems.append(
+                Problem(
+                    config.path,
+                    line,
+                    col,
+                    f"overrides.{name}",
+                    f"no ruleset file declares {name!r}; fix the name or remove it",
+                )
+            )
+    if problems:
+        raise InvalidFiles(sorted(problems, key=lambda p: (p.path, p.line, p.col)))
+    base = {**layers.get(("defaults",), {}), **layers.get(("env", env.name, "defaults"), {})}
+    desired = []
+    for item in parsed:
+        own = item.model.model_dump(exclude_unset=True, exclude={"name", "previousNames"})
+        override = layers.get(("env", env.name, "overrides", item.model.name), {})
+        desired.append(
+            Desired(
+                name=item.model.name,
+                previous_names=tuple(item.model.previousNames),
+                fields={**base, **own, **override},
+                source=f"{item.path}:{item.line}",
+            )
+        )
+    return desired
+
+
+def _config_layers(
+    config: Config, problems: list[Problem]
+) -> dict[tuple[str, ...], dict[str, Any]]:
+    """Validate defaults and overrides of every environment (so `validate` checks them all)."""
+    raw: dict[tuple[str, ...], tuple[tuple[Any, ...], dict[str, Any]]] = {
+        ("defaults",): (("defaults",), config.defaults)
+    }
+    for env in config.environments.values():
+        raw[("env", env.name, "defaults")] = (("environments", env.name, "defaults"), env.defaults)
+        for name, values in env.overrides.items():
+            raw[("env", env.name, "overrides", name)] = (
+                ("environments", env.name, "overrides", name),
+                values,
+            )
+    layers: dict[tuple[str, ...], dict[str, Any]] = {}
+    for key, (prefix, values) in raw.items():
+        try:
+            layers[key] = RulesetFields.model_validate(values).model_dump(exclude_unset=True)
+        except ValidationError as err:
+            problems.extend(
+                Problem(p.path, p.line, p.col, f"{'.'.join(map(str, prefix))}.{p.field}", p.message)
+                for p in validation_problems(
+                    err,
+                    doc=config.document,
+                    path=config.path,
+                    known_fields=MANAGEABLE,
+                    read_only=READ_ONLY,
+                    prefix=prefix,
+                )
+            )
+    return layers
+
+
+def _read_files(config: Config, problems: list[Problem]) -> list[_Parsed]:
+    directory = config.rulesets_dir
+    shown_dir = _shown(directory, config.root)
+    if not directory.is_dir():
+        problems.append(
+            Problem(
+                shown_dir,
+                0,
+                0,
+                "",
+                "rulesets directory not found; create it or set rulesets_dir in rulesync.yaml",
+            )
+        )
+        return []
+    files = ruleset_files(directory)
+    if not files:
+        problems.append(
+            Problem(
+                shown_dir,
+                0,
+                0,
+                "",
+                "no ruleset files (*.yaml, *.yml) found; "
+                "add one, or run `rulesync export` to start from the live org",
+            )
+        )
+    parsed: list[_Parsed] = []
+    for path in files:
+        shown = _shown(path, config.root)
+        text, file_problems = read_text(path, shown)
+        if text is None:
+            problems.extend(file_problems)
+            continue
+        docs, file_problems = load_documents(text, shown)
+        problems.extend(file_problems)
+        for doc in docs:
+            if doc is None:
+                continue  # an empty document, e.g. a trailing `---`
+            if not isinstance(doc, LocatedDict):
+                line, col = getattr(doc, "position", (1, 1))
+                problems.append(
+                    Problem(
+                        shown,
+                        line,
+                        col,
+                        "",
+                        f"each YAML document must be a mapping of ruleset fields, got {_kind(doc)}",
+                    )
+                )
+                continue
+            try:
+                model = RulesetFile.model_validate(doc)
+            except ValidationError as err:
+                problems.extend(
+                    validation_problems(
+                        err, doc=doc, path=shown, known_fields=FILE_FIELDS, read_only=READ_ONLY
+                    )
+                )
+                continue
+            parsed.append(_Parsed(model, shown, doc.position[0]))
+    return parsed
+
+
+def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem]) -> set[str]:
+    seen: dict[str, _Parsed] = {}
+    for item in parsed:
+        name = item.model.name
+        if name in seen:
+            first = seen[name]
+            problems.append(
+                Problem(
+                    item.path,
+                    item.line,
+                    1,
+                    "name",
+                    f"{name!r} is also declared at {first.path}:{first.line};"
+                    " ruleset names must be unique",
+                )
+            )
+        else:
+            seen[name] = item
+        if not matches(name, config.manage):
+            problems.append(
+                Problem(
+                    item.path,
+                    item.line,
+                    1,
+                    "name",
+                    f"{name!r} is outside `manage` {list(config.manage)} in "
+                    f"{config.path}; widen manage or rename the ruleset",
+                )
+            )
+    for item in parsed:
+        for old in item.model.previousNames:
+            if old in seen and old != item.model.name:
+                other = seen[old]
+                problems.append(
+                    Problem(
+                        item.path,
+                        item.line,
+                        1,
+                        "previousNames",
+                        f"{old!r} is the name of the ruleset at {other.path}:"
+                        f"{other.line}; a previous name must not be in use",
+                    )
+                )
+    return set(seen)
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return "a plain value"

@@ -1,0 +1,177 @@
+"""The ruleset's fields (from Outreach's OpenAPI document) and the pydantic model of a file."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+ENUMS: dict[str, tuple[str, ...]] = {
+    "permitDuplicateProspects": ("allow", "disallow", "only_if_inactive"),
+    "sequenceExclusivity": ("all_sequences", "exclusive_sequences", "none"),
+}
+DURATION_FIELDS = (
+    "applyCompletedStageIn",
+    "autoResumeOotoProspectsExpiresIn",
+    "autoResumeOotoProspectsIn",
+    "minimumProspectTouchedInterval",
+)
+COUNT_FIELDS = ("clicksNeededBeforeCallTaskCreated", "opensNeededBeforeCallTaskCreated")
+BOOL_FIELDS = (
+    "autoResumeOotoProspects",
+    "includeUnsubscribeLinks",
+    "ootoAutoExtractionEnabled",
+    "stepOverridesEnabled",
+)
+STRING_LIMITS: dict[str, int] = {
+    "callOptOutAction": 4,
+    "emailOptOutAction": 4,
+    "smsOptOutAction": 4,
+    "meetingBookedAction": 255,
+    "smsReceivedAction": 255,
+}
+NAME_LIMIT = 255
+# Writable attributes other than ``name``, in a stable order.
+ATTRIBUTES: tuple[str, ...] = tuple(
+    sorted((*ENUMS, *DURATION_FIELDS, *COUNT_FIELDS, *BOOL_FIELDS, *STRING_LIMITS))
+)
+# Writable relationships and the JSON:API type each one points at.
+RELATIONSHIPS: dict[str, str] = {
+    "bouncedStage": "stage",
+    "callTaskPriority": "taskPriority",
+    "callTaskPriorityFromClicks": "taskPriority",
+    "callTaskPriorityFromOpens": "taskPriority",
+    "completedStage": "stage",
+    "deliveredStage": "stage",
+    "finishedStage": "stage",
+    "optedOutStage": "stage",
+    "owner": "user",
+    "repliedStage": "stage",
+    "startedStage": "stage",
+}
+READ_ONLY = ("createdAt", "updatedAt", "id", "sequences")
+MANAGEABLE = (*ATTRIBUTES, *RELATIONSHIPS)
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> Any:
+    """``"3d"`` -> 259200. Integers pass through; anything else is left for the type check."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(
+                f"not a duration: {value!r} (use whole seconds or a number with s, m, h, d or w,"
+                " e.g. 90s, 15m, 2h, 3d, 1w)"
+            )
+        return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return value
+
+
+def format_duration(seconds: int) -> str:
+    """259200 -> ``"3d"``: the largest unit that divides exactly."""
+    for unit in ("w", "d", "h", "m"):
+        size = _UNIT_SECONDS[unit]
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+NonNegative = Annotated[StrictInt, Field(ge=0)]
+Duration = Annotated[
+    NonNegative,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": r"^\s*\d+\s*[smhdw]?\s*$"},
+            ],
+            "description": "Seconds: an integer, or a duration such as 90s, 15m, 2h, 3d, 1w.",
+        }
+    ),
+]
+
+
+class IdRef(BaseModel):
+    """A relationship given by its numeric id: ``{id: 4}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: Annotated[StrictInt, Field(ge=1)]
+
+
+Ref = Annotated[str, StringConstraints(min_length=1, max_length=255)] | IdRef
+
+
+Str4 = Annotated[str, StringConstraints(max_length=4)]
+Str255 = Annotated[str, StringConstraints(max_length=255)]
+
+
+class RulesetFields(BaseModel):
+    """The managed fields of a ruleset: used for defaults and overrides in rulesync.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    permitDuplicateProspects: Literal["allow", "disallow", "only_if_inactive"] | None = None
+    sequenceExclusivity: Literal["all_sequences", "exclusive_sequences", "none"] | None = None
+    includeUnsubscribeLinks: StrictBool | None = None
+    autoResumeOotoProspects: StrictBool | None = None
+    ootoAutoExtractionEnabled: StrictBool | None = None
+    stepOverridesEnabled: StrictBool | None = None
+    autoResumeOotoProspectsIn: Duration | None = None
+    autoResumeOotoProspectsExpiresIn: Duration | None = None
+    applyCompletedStageIn: Duration | None = None
+    minimumProspectTouchedInterval: Duration | None = None
+    clicksNeededBeforeCallTaskCreated: NonNegative | None = None
+    opensNeededBeforeCallTaskCreated: NonNegative | None = None
+    callOptOutAction: Str4 | None = None
+    emailOptOutAction: Str4 | None = None
+    smsOptOutAction: Str4 | None = None
+    meetingBookedAction: Str255 | None = None
+    smsReceivedAction: Str255 | None = None
+
+    owner: Ref | None = None
+    startedStage: Ref | None = None
+    repliedStage: Ref | None = None
+    bouncedStage: Ref | None = None
+    optedOutStage: Ref | None = None
+    finishedStage: Ref | None = None
+    completedStage: Ref | None = None
+    deliveredStage: Ref | None = None
+    callTaskPriority: Ref | None = None
+    callTaskPriorityFromOpens: Ref | None = None
+    callTaskPriorityFromClicks: Ref | None = None
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_LIMIT)]
+
+
+class RulesetFile(RulesetFields):
+    """One YAML document of a ruleset file. Omitted fields are unmanaged; null is managed."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        title="rulesync ruleset",
+        json_schema_extra={"description": "An Outreach sequence ruleset managed by rulesync."},
+    )
+
+    name: Name
+    previousNames: list[Name] = []
+
+
+def ruleset_json_schema() -> dict[str, Any]:
+    """JSON Schema of a ruleset file, for editors (yaml-language-server)."""
+    schema = RulesetFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return schema

@@ -1,0 +1,155 @@
+"""Plan and Change: immutable values with a JSON round trip (SPEC §5)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from engine.errors import ConfigError
+from engine.references import References
+
+FORMAT_VERSION = 1
+Action = Literal["create", "update", "delete"]
+ORDER: dict[str, int] = {"create": 0, "update": 1, "delete": 2}
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    name: str
+    id: int | None = None
+    renamed_from: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    patch: tuple[dict[str, Any], ...] = ()
+    live_version: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"action": self.action, "name": self.name, "id": self.id}
+        if self.action == "create":
+            out["after"] = self.after
+        elif self.action == "update":
+            out.update(
+                renamed_from=self.renamed_from,
+                before=self.before,
+                after=self.after,
+                patch=list(self.patch),
+                live_version=self.live_version,
+            )
+        else:
+            out.update(before=self.before, live_version=self.live_version)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Change:
+        return cls(
+            action=data["action"],
+            name=data["name"],
+            id=data.get("id"),
+            renamed_from=data.get("renamed_from"),
+            before=data.get("before"),
+            after=data.get("after"),
+            patch=tuple(data.get("patch") or ()),
+            live_version=data.get("live_version"),
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    environment: str
+    api_url: str
+    changes: tuple[Change, ...]
+    unchanged: int
+    api_requests: int = 0
+    live_managed: int = 0  # live rulesets inside `manage`, for the safety threshold
+    prune: bool = False
+    generated_at: str = field(default_factory=lambda: _now())
+    references: References = field(default_factory=References)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {"create": 0, "update": 0, "delete": 0}
+        for change in self.changes:
+            counts[change.action] += 1
+        return {**counts, "unchanged": self.unchanged}
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def of(self, action: Action) -> list[Change]:
+        return [c for c in self.changes if c.action == action]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "environment": self.environment,
+            "api_url": self.api_url,
+            "generated_at": self.generated_at,
+            "summary": self.summary,
+            "api_requests": self.api_requests,
+            "live_managed": self.live_managed,
+            "prune": self.prune,
+            "changes": [c.to_json() for c in self.changes],
+            "references": self.references.to_json(),
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, data: Any, *, source: str = "plan") -> Plan:
+        if not isinstance(data, dict) or "format_version" not in data:
+            raise ConfigError(f"{source}: not a rulesync plan file (no format_version)")
+        if data["format_version"] != FORMAT_VERSION:
+            raise ConfigError(
+                f"{source}: plan format_version {data['format_version']!r} is not "
+                f"supported (this rulesync reads {FORMAT_VERSION}); plan again"
+            )
+        try:
+            changes = tuple(Change.from_json(c) for c in data["changes"])
+            for change in changes:
+                if change.action not in ORDER:
+                    raise ValueError(f"unknown action {change.action!r}")
+            return cls(
+                environment=str(data["environment"]),
+                api_url=str(data["api_url"]),
+                changes=changes,
+                unchanged=int(data["summary"]["unchanged"]),
+                api_requests=int(data.get("api_requests", 0)),
+                live_managed=int(data.get("live_managed", 0)),
+                prune=bool(data.get("prune", False)),
+                generated_at=str(data.get("generated_at", "")),
+                references=References.from_json(data.get("references")),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise ConfigError(f"{source}: damaged plan file ({err}); plan again") from None
+
+
+def read_plan(path: Path) -> Plan:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the plan file: {err.strerror}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise ConfigError(
+            f"{path}: not JSON ({err}); pass a file made by `rulesync plan --out`"
+        ) from None
+    return Plan.from_json(data, source=str(path))
+
+
+def write_plan(plan: Plan, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(plan.dumps(), encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot write the plan file: {err.strerror}") from None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,216 @@
+"""Pure planning: desired rulesets + live rulesets + reference labels -> Plan. No I/O."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from engine.documents import (
+    Document,
+    diff,
+    fingerprint,
+    full_document,
+    live_document,
+    resource_id,
+    resource_name,
+)
+from engine.errors import PlanError, UnknownReference
+from engine.loader import Desired, matches
+from engine.model import RELATIONSHIPS
+from engine.plan import Change, Plan
+from engine.references import References, resolve
+from engine.yamlio import closest
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    api_url: str
+    manage: tuple[str, ...] = ("*",)
+    protect: tuple[str, ...] = ()
+    prune: bool = False
+    targets: tuple[str, ...] = ()
+    api_requests: int = 0
+
+
+def desired_document(item: Desired, refs: References) -> tuple[Document, list[str]]:
+    """The file's ruleset as a normalized document, relationships resolved to ids."""
+    doc: Document = {"attributes": {"name": item.name}, "relationships": {}}
+    problems: list[str] = []
+    for field, value in item.fields.items():
+        kind = RELATIONSHIPS.get(field)
+        if kind is None:
+            doc["attributes"][field] = value
+        elif value is None:
+            doc["relationships"][field] = None
+        else:
+            ref_id, message = resolve(kind, value, refs)
+            if ref_id is None:
+                problems.append(f"{item.source}: {field}: {message}")
+            doc["relationships"][field] = {"type": kind, "id": ref_id}
+    doc["attributes"] = dict(sorted(doc["attributes"].items()))
+    doc["relationships"] = dict(sorted(doc["relationships"].items()))
+    return doc, problems
+
+
+def build_plan(
+    desired: Sequence[Desired],
+    live: Sequence[dict[str, Any]],
+    *,
+    refs: References,
+    settings: Settings,
+) -> Plan:
+    """Creates, updates and deletes (each by name) that make live match desired."""
+    managed = [
+        r for r in live if (name := resource_name(r)) is not None and matches(name, settings.manage)
+    ]
+    by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for resource in managed:
+        by_name[resource_name(resource) or ""].append(resource)
+
+    wanted = _targeted(desired, by_name, settings.targets)
+    docs: dict[str, Document] = {}
+    problems: list[str] = []
+    for item in wanted:
+        docs[item.name], item_problems = desired_document(item, refs)
+        problems.extend(item_problems)
+    if problems:
+        raise UnknownReference("\n".join(problems))
+
+    changes: list[Change] = []
+    claimed: dict[int, str] = {}
+    unchanged = 0
+    errors: list[str] = []
+    for item in sorted(wanted, key=lambda d: d.name):
+        match, renamed_from, error = _match(item, by_name)
+        if error:
+            errors.append(error)
+            continue
+        after = docs[item.name]
+        if match is None:
+            changes.append(Change(action="create", name=item.name, after=after))
+            continue
+        rid = resource_id(match)
+        if rid is None:
+            errors.append(f"{item.source}: live ruleset {item.name!r} has no usable id")
+            continue
+        if rid in claimed:
+            errors.append(
+                f"{item.source}: live ruleset id {rid} is claimed by both "
+                f"{claimed[rid]!r} and {item.name!r} (check previousNames)"
+            )
+            continue
+        claimed[rid] = item.name
+        fields = [*after["attributes"], *after["relationships"]]
+        before = live_document(match, fields)
+        patch = diff(before, after)
+        if not patch:
+            unchanged += 1
+            continue
+        changes.append(
+            Change(
+                action="update",
+                name=item.name,
+                id=rid,
+                renamed_from=renamed_from,
+                before=before,
+                after=after,
+                patch=tuple(patch),
+                live_version=fingerprint(match),
+            )
+        )
+    if errors:
+        raise PlanError("\n".join(errors))
+
+    declared = {d.name for d in desired} | {p for d in desired for p in d.previous_names}
+    if settings.prune:
+        for resource in managed:
+            name = resource_name(resource) or ""
+            rid = resource_id(resource)
+            if (
+                rid is None
+                or rid in claimed
+                or name in declared
+                or matches(name, settings.protect)
+                or (settings.targets and name not in settings.targets)
+            ):
+                continue
+            changes.append(
+                Change(
+                    action="delete",
+                    name=name,
+                    id=rid,
+                    before=full_document(resource),
+                    live_version=fingerprint(resource),
+                )
+            )
+
+    changes.sort(key=lambda c: (_ORDER[c.action], c.name, c.id or 0))
+    return Plan(
+        environment=settings.environment,
+        api_url=settings.api_url,
+        changes=tuple(changes),
+        unchanged=unchanged,
+        api_requests=settings.api_requests,
+        live_managed=len(managed),
+        prune=settings.prune,
+        references=refs,
+    )
+
+
+_ORDER = {"create": 0, "update": 1, "delete": 2}
+
+
+def _targeted(
+    desired: Sequence[Desired], by_name: dict[str, list[dict[str, Any]]], targets: tuple[str, ...]
+) -> list[Desired]:
+    if not targets:
+        return list(desired)
+    declared = {d.name for d in desired}
+    unknown = [t for t in targets if t not in declared and t not in by_name]
+    if unknown:
+        hints = []
+        for name in unknown:
+            near = closest(name, [*declared, *by_name])
+            hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
+            hints.append(f"{name!r}{hint}")
+        raise PlanError(f"--target names no declared or live ruleset: {', '.join(hints)}")
+    return [d for d in desired if d.name in targets]
+
+
+def _match(
+    item: Desired, by_name: dict[str, list[dict[str, Any]]]
+) -> tuple[dict[str, Any] | None, str | None, str]:
+    """(live resource or None, renamed_from, error)."""
+    found = by_name.get(item.name, [])
+    if len(found) > 1:
+        return None, None, _duplicates(item, item.name, found)
+    if found:
+        return found[0], None, ""
+    hits = [(old, by_name[old]) for old in item.previous_names if by_name.get(old)]
+    if not hits:
+        return None, None, ""
+    if len(hits) > 1:
+        olds = ", ".join(repr(old) for old, _ in hits)
+        return (
+            None,
+            None,
+            (
+                f"{item.source}: {item.name!r}: several previousNames are live "
+                f"({olds}); keep only the one to rename and delete the others"
+            ),
+        )
+    old, resources = hits[0]
+    if len(resources) > 1:
+        return None, None, _duplicates(item, old, resources)
+    return resources[0], old, ""
+
+
+def _duplicates(item: Desired, name: str, found: list[dict[str, Any]]) -> str:
+    ids = sorted(str(resource_id(r)) for r in found)
+    return (
+        f"{item.source}: {len(found)} live rulesets are named {name!r} (ids {', '.join(ids)});"
+        " rename or delete all but one in Outreach, then plan again"
+    )

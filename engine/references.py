@@ -1,0 +1,97 @@
+"""Stage, task priority and user names <-> ids."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.loader import Desired
+from engine.model import RELATIONSHIPS
+from engine.yamlio import closest
+
+# JSON:API type -> (collection path, attribute that names it, word for messages)
+KINDS: dict[str, tuple[str, str, str]] = {
+    "stage": ("stages", "name", "stage"),
+    "taskPriority": ("taskPriorities", "name", "task priority"),
+    "user": ("users", "email", "user"),
+}
+
+
+@dataclass(frozen=True)
+class References:
+    """Labels of the reference data that was read: ``{"stage": {2: "Approaching"}}``."""
+
+    labels: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+
+    def label(self, kind: str, ref_id: int) -> str | None:
+        return self.labels.get(kind, {}).get(ref_id)
+
+    def to_json(self) -> dict[str, dict[str, str]]:
+        return {
+            kind: {str(i): name for i, name in sorted(ids.items())}
+            for kind, ids in sorted(self.labels.items())
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> References:
+        if not isinstance(data, dict):
+            return cls()
+        return cls(
+            {
+                str(kind): {int(i): str(n) for i, n in ids.items() if str(i).isdigit()}
+                for kind, ids in data.items()
+                if isinstance(ids, dict)
+            }
+        )
+
+
+def kinds_named(desired: Iterable[Desired]) -> set[str]:
+    """The reference kinds some file refers to by name (only those are listed from the API)."""
+    return {
+        RELATIONSHIPS[rel]
+        for d in desired
+        for rel, ref in d.relationships.items()
+        if isinstance(ref, str)
+    }
+
+
+def labels_from(kind: str, resources: Iterable[dict[str, Any]]) -> dict[int, str]:
+    attribute = KINDS[kind][1]
+    labels: dict[int, str] = {}
+    for item in resources:
+        attrs = item.get("attributes") or {}
+        value = attrs.get(attribute) if isinstance(attrs, dict) else None
+        ref_id = _int(item.get("id"))
+        if ref_id is not None and isinstance(value, str):
+            labels[ref_id] = value
+    return labels
+
+
+def resolve(kind: str, ref: str | dict[str, int], refs: References) -> tuple[int | None, str]:
+    """(id, "") or (None, message naming the closest labels)."""
+    if isinstance(ref, dict):
+        return ref["id"], ""
+    labels = refs.labels.get(kind, {})
+    fold = kind == "user"  # emails compare without case
+    hits = [
+        i for i, label in labels.items() if (label.lower() == ref.lower() if fold else label == ref)
+    ]
+    word = KINDS[kind][2]
+    if len(hits) == 1:
+        return hits[0], ""
+    if len(hits) > 1:
+        return None, (f"{word} {ref!r} is ambiguous: ids {sorted(hits)}; refer to one as {{id: N}}")
+    near = closest(ref, labels.values())
+    hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+    return None, f"no {word} named {ref!r} in this org{hint}"
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None

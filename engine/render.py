@@ -1,0 +1,190 @@
+"""Pure renderers: Plan -> text (Terraform-like), markdown (PR comment), JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from engine.model import DURATION_FIELDS, format_duration
+from engine.plan import Change, Plan
+
+MARKDOWN_LIMIT = 60_000
+SYMBOL = {"create": "+", "update": "~", "delete": "-"}
+COLOR = {"create": "\033[32m", "update": "\033[33m", "delete": "\033[31m"}
+RESET = "\033[0m"
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.changes:
+        return "No changes."
+    s = plan.summary
+    return (
+        f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete, "
+        f"{s['unchanged']} unchanged."
+    )
+
+
+def value_text(plan: Plan, field: str, value: Any) -> str:
+    """A field's value as a reviewer reads it: durations, names of referenced ids."""
+    if isinstance(value, dict) and "id" in value and "type" in value:
+        label = (
+            plan.references.label(str(value["type"]), value["id"])
+            if isinstance(value["id"], int)
+            else None
+        )
+        return f"{label} (#{value['id']})" if label else f"#{value['id']}"
+    if field in DURATION_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+        return format_duration(value) if value else "0"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def field_rows(plan: Plan, change: Change) -> list[tuple[str, str | None, str | None]]:
+    """(field, old, new) for each field the change touches; old None on create, new on delete."""
+    if change.action == "create":
+        return [(f, None, value_text(plan, f, v)) for f, v in _fields(change.after)]
+    if change.action == "delete":
+        return [(f, value_text(plan, f, v), None) for f, v in _fields(change.before)]
+    rows: list[tuple[str, str | None, str | None]] = []
+    before = change.before or {}
+    for op in change.patch:
+        section, field = op["path"].lstrip("/").split("/", 1)
+        old = before.get(section, {}).get(field)
+        new = op.get("value")
+        rows.append(
+            (
+                field,
+                value_text(plan, field, old),
+                None if op["op"] == "remove" else value_text(plan, field, new),
+            )
+        )
+    return rows
+
+
+def _fields(doc: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    doc = doc or {}
+    return [*doc.get("attributes", {}).items(), *doc.get("relationships", {}).items()]
+
+
+def header(plan: Plan) -> str:
+    return (
+        f"rulesync plan for environment {plan.environment!r} at {plan.api_url} "
+        f"({plan.api_requests} API requests)"
+    )
+
+
+def render_text(plan: Plan, *, color: bool = False, warnings: Sequence[str] = ()) -> str:
+    out = [header(plan), ""]
+    for change in plan.changes:
+        paint, reset = (COLOR[change.action], RESET) if color else ("", "")
+        title = f"{paint}{SYMBOL[change.action]} {change.action}{reset} {change.name!r}"
+        if change.id is not None:
+            title += f" (id {change.id})"
+        if change.renamed_from:
+            title += f", renamed from {change.renamed_from!r}"
+        out.append("  " + title)
+        width = max((len(f) for f, _, _ in field_rows(plan, change)), default=0)
+        for field, old, new in field_rows(plan, change):
+            if change.action == "update":
+                out.append(f"      {field.ljust(width)}  {old} → {new}")
+            else:
+                out.append(f"      {field.ljust(width)}  {new if old is None else old}")
+        out.append("")
+    out.append(summary_line(plan))
+    for warning in warnings:
+        out.append(f"Unsafe: {warning}")
+    return "\n".join(out) + "\n"
+
+
+def render_json(plan: Plan) -> str:
+    return plan.dumps()
+
+
+def _cell(text: str | None) -> str:
+    if text is None:
+        return ""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(
+    plan: Plan, *, warnings: Sequence[str] = (), limit: int = MARKDOWN_LIMIT
+) -> str:
+    """A PR comment: summary, table, one <details> per change; kept under ``limit`` chars."""
+    head = [
+        f"### rulesync plan: `{plan.environment}`",
+        "",
+        f"**{summary_line(plan)}**",
+        "",
+        f"API: `{plan.api_url}` · {plan.api_requests} API requests · generated {plan.generated_at}",
+        "",
+    ]
+    if warnings:
+        head += [
+            "> [!CAUTION]",
+            "> **This plan is unsafe and will be refused** (apply needs `--force`):",
+        ]
+        head += [f"> - {_cell(w)}" for w in warnings]
+        head.append("")
+    if not plan.changes:
+        return "\n".join(head) + "\n"
+    table = ["| | Ruleset | Action | Fields |", "|---|---|---|---|"]
+    rows = [
+        f"| {SYMBOL[c.action]} | {_cell(c.name)} | {c.action}"
+        f"{' (renamed from ' + _cell(c.renamed_from) + ')' if c.renamed_from else ''} | "
+        f"{len(field_rows(plan, c))} |"
+        for c in plan.changes
+    ]
+    sections = [_details(plan, c) for c in plan.changes]
+    reserve = 400  # room for the closing note
+    budget = limit - reserve - len("\n".join(head + table))
+    shown_rows = _fit(rows, budget // 2)
+    budget -= sum(len(r) + 1 for r in rows[:shown_rows])
+    shown_sections = _fit(sections, budget)
+    body = head + table + rows[:shown_rows]
+    if shown_rows < len(rows):
+        body.append(f"| | … {len(rows) - shown_rows} more changes | | |")
+    body.append("")
+    body += sections[:shown_sections]
+    hidden = len(sections) - shown_sections
+    if hidden:
+        body.append(
+            f"_{hidden} more changed rulesets are not shown here to keep this comment "
+            "short; the full plan is in the plan JSON artifact._"
+        )
+    return "\n".join(body) + "\n"
+
+
+def _fit(parts: list[str], budget: int) -> int:
+    used = 0
+    for count, part in enumerate(parts):
+        used += len(part) + 1
+        if used > budget:
+            return count
+    return len(parts)
+
+
+def _details(plan: Plan, change: Change) -> str:
+    title = f"{SYMBOL[change.action]} {change.action} <b>{_html(change.name)}</b>"
+    if change.id is not None:
+        title += f" (id {change.id})"
+    lines = [f"<details><summary>{title}</summary>", ""]
+    if change.action == "update":
+        lines += ["| Field | Before | After |", "|---|---|---|"]
+        lines += [f"| `{f}` | {_cell(o)} | {_cell(n)} |" for f, o, n in field_rows(plan, change)]
+        lines += [
+            "",
+            "```json",
+            json.dumps(list(change.patch), indent=1, ensure_ascii=False),
+            "```",
+        ]
+    else:
+        lines += ["| Field | Value |", "|---|---|"]
+        lines += [
+            f"| `{f}` | {_cell(n if o is None else o)} |" for f, o, n in field_rows(plan, change)
+        ]
+    lines += ["", "</details>", ""]
+    return "\n".join(lines)
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

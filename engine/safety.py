@@ -1,0 +1,61 @@
+"""Pure safety gate over a plan: prune, manage, protect and the mass-change threshold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.errors import UnsafePlan
+from engine.loader import matches
+from engine.plan import Plan
+
+
+@dataclass(frozen=True)
+class Policy:
+    manage: tuple[str, ...] = ("*",)
+    protect: tuple[str, ...] = ()
+    max_change_percent: float = 30
+    min_existing: int = 10
+
+
+def refusals(plan: Plan, policy: Policy) -> list[str]:
+    """Every reason the plan is unsafe; empty when it is safe."""
+    reasons: list[str] = []
+    deletes = plan.of("delete")
+    for change in deletes:
+        if not plan.prune:
+            reasons.append(f"deletes {change.name!r} but prune is off")
+        if not matches(change.name, policy.manage):
+            reasons.append(
+                f"deletes {change.name!r}, which is outside manage {list(policy.manage)}"
+            )
+        if matches(change.name, policy.protect):
+            reasons.append(
+                f"deletes {change.name!r}, which safety.protect {list(policy.protect)} protects"
+            )
+    live = plan.live_managed
+    if deletes and live and len(deletes) >= live:
+        reasons.append(
+            f"deletes every live managed ruleset ({len(deletes)} of {live}); "
+            "is the rulesets directory or manage right?"
+        )
+    touched = len(plan.of("update")) + len(deletes)
+    if live >= policy.min_existing and live and touched * 100 > policy.max_change_percent * live:
+        reasons.append(
+            f"updates and deletes {touched} of {live} live managed rulesets "
+            f"({touched * 100 / live:.1f}%), over safety.max_change_percent "
+            f"{policy.max_change_percent:g}% (applies from min_existing "
+            f"{policy.min_existing})"
+        )
+    return reasons
+
+
+def check(plan: Plan, policy: Policy, *, force: bool) -> list[str]:
+    """Raise UnsafePlan unless ``force``; return the reasons that were overridden."""
+    reasons = refusals(plan, policy)
+    if reasons and not force:
+        raise UnsafePlan(
+            "refusing an unsafe plan:\n  - "
+            + "\n  - ".join(reasons)
+            + "\nReview it; pass --force to apply it anyway."
+        )
+    return reasons

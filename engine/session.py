@@ -1,0 +1,52 @@
+"""Open the API of an environment: the embedded emulator, or a real org with its credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from engine.auth import StaticToken, token_source
+from engine.client import Client
+from engine.config import Config, Environment
+from engine.loader import Desired
+from engine.references import KINDS, References, kinds_named, labels_from
+
+STATE_DIR = ".rulesync"
+
+
+@contextmanager
+def connect(config: Config, env: Environment, *, parallelism: int = 4) -> Iterator[Client]:
+    if env.embedded:
+        from engine.emulator.server import start_embedded
+
+        server = start_embedded(config.root / STATE_DIR / f"{env.name}.sqlite")
+        try:
+            with Client(
+                server.api_url,
+                StaticToken(server.token, origin="embedded"),
+                parallelism=parallelism,
+            ) as client:
+                yield client
+        finally:
+            server.stop()
+    else:
+        tokens = token_source(env.auth, env_name=env.name)
+        with Client(env.api_url, tokens, parallelism=parallelism) as client:
+            yield client
+
+
+@dataclass(frozen=True)
+class LiveState:
+    rulesets: list[dict[str, object]]
+    refs: References
+
+
+def read_live(client: Client, desired: list[Desired]) -> LiveState:
+    """Every live ruleset (1000 a page) and only the reference kinds the files name."""
+    rulesets = client.list_all("rulesets")
+    labels = {
+        kind: labels_from(kind, client.list_all(KINDS[kind][0]))
+        for kind in sorted(kinds_named(desired))
+    }
+    return LiveState(rulesets=rulesets, refs=References(labels))

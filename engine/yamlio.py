@@ -1,0 +1,239 @@
+"""YAML reading that remembers where every value came from, for ``PATH:LINE:COL`` errors."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from engine.errors import Problem
+
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+Position = tuple[int, int]
+
+
+class LocatedDict(dict[Any, Any]):
+    """A mapping that knows the position of itself, of each key and of each value."""
+
+    position: Position = (0, 0)
+    key_positions: dict[Any, Position]
+    value_positions: dict[Any, Position]
+
+
+class LocatedList(list[Any]):
+    position: Position = (0, 0)
+    item_positions: list[Position]
+
+
+def _pos(node: yaml.Node) -> Position:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class DuplicateKey(Exception):
+    def __init__(self, key: Any, first: Position, again: Position) -> None:
+        self.key, self.first, self.again = key, first, again
+        super().__init__(f"duplicate key {key!r}")
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """Safe loader (libyaml when present) that records positions and refuses duplicate keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LocatedDict:
+        self.flatten_mapping(node)
+        result = LocatedDict()
+        result.position = _pos(node)
+        result.key_positions = {}
+        result.value_positions = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a plain value", key_node.start_mark
+                ) from None
+            if key in result:
+                raise DuplicateKey(key, result.key_positions[key], _pos(key_node))
+            result[key] = self.construct_object(value_node, deep=True)
+            result.key_positions[key] = _pos(key_node)
+            result.value_positions[key] = _pos(value_node)
+        return result
+
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LocatedList:
+        result = LocatedList(self.construct_object(child, deep=True) for child in node.value)
+        result.position = _pos(node)
+        result.item_positions = [_pos(child) for child in node.value]
+        return result
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
+
+
+def load_documents(text: str, path: str) -> tuple[list[Any], list[Problem]]:
+    """Every document in ``text``; a syntax error, unsafe tag or duplicate key is a Problem.
+
+    Documents before the first broken one are still returned, so their problems show too.
+    """
+    docs: list[Any] = []
+    try:
+        for doc in yaml.load_all(text, Loader=_Loader):
+            docs.append(doc)
+        return docs, []
+    except DuplicateKey as err:
+        line, col = err.again
+        return docs, [
+            Problem(
+                path,
+                line,
+                col,
+                str(err.key),
+                f"duplicate key (first at line {err.first[0]}); keep only one",
+            )
+        ]
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        message = " ".join(part for part in (err.context, err.problem) if part)
+        if "constructor" in message or "tag" in message:
+            message += " (only plain YAML is allowed: no tags such as !!python/...)"
+        return docs, [Problem(path, line, col, "", f"YAML error: {message}")]
+    except yaml.YAMLError as err:
+        return docs, [Problem(path, 0, 0, "", f"YAML error: {err}")]
+
+
+def read_text(path: Path, shown: str) -> tuple[str | None, list[Problem]]:
+    try:
+        return path.read_text(encoding="utf-8"), []
+    except UnicodeDecodeError as err:
+        return None, [Problem(shown, 0, 0, "", f"not UTF-8 text ({err.reason}); save it as UTF-8")]
+    except OSError as err:
+        return None, [Problem(shown, 0, 0, "", f"cannot read: {err.strerror}")]
+
+
+def position_of(doc: Any, loc: Sequence[Any]) -> tuple[Position, bool]:
+    """Walk ``loc`` into ``doc``; return the deepest known position and whether it is a key."""
+    position: Position = getattr(doc, "position", (0, 0))
+    node = doc
+    for part in loc:
+        if isinstance(node, LocatedDict) and part in node:
+            position = node.value_positions[part]
+            node = node[part]
+        elif isinstance(node, LocatedDict) and part in node.key_positions:
+            return node.key_positions[part], True
+        elif isinstance(node, LocatedList) and isinstance(part, int) and part < len(node):
+            position = node.item_positions[part]
+            node = node[part]
+        else:
+            break
+    return position, False
+
+
+def suggest(word: str, options: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` or nothing."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    if not close:
+        lowered = {o.lower(): o for o in options}
+        if word.lower() in lowered:
+            close = [lowered[word.lower()]]
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def closest(word: str, options: Iterable[str], n: int = 3) -> list[str]:
+    return difflib.get_close_matches(word, list(options), n=n, cutoff=0.5)
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind == "string_too_long":
+        return f"at most {ctx['max_length']} characters, got {value!r}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "greater_than_equal":
+        return f"must be {ctx['ge']} or more, got {value!r}"
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}, got {value!r}"
+    if kind in ("int_type", "int_parsing"):
+        return f"must be a whole number, got {value!r}"
+    if kind == "bool_type":
+        return f"must be true or false, got {value!r}"
+    if kind == "string_type":
+        return f"must be a string, got {value!r}"
+    if kind == "list_type":
+        return f"must be a list, got {value!r}"
+    if kind == "missing":
+        return "is required"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return str(error["msg"])
+
+
+def validation_problems(
+    err: ValidationError,
+    *,
+    doc: Any,
+    path: str,
+    known_fields: Sequence[str],
+    read_only: Sequence[str] = (),
+    prefix: Sequence[Any] = (),
+) -> list[Problem]:
+    """pydantic errors -> Problems at the YAML positions they point to, one per field."""
+    problems: list[Problem] = []
+    seen: set[tuple[Any, ...]] = set()
+    for error in err.errors():
+        loc = tuple(error["loc"])
+        field = str(loc[0]) if loc else ""
+        # A union (e.g. a relationship: name or {id: N}) reports once per branch; keep one.
+        key = loc[:1] if error["type"] != "extra_forbidden" else loc
+        if key in seen:
+            continue
+        seen.add(key)
+        (line, col), _ = position_of(doc, (*prefix, *loc))
+        if error["type"] == "extra_forbidden":
+            if field in read_only:
+                message = "is read-only in Outreach and cannot be set; remove it"
+            else:
+                message = "unknown field" + suggest(field, known_fields)
+            (line, col), _ = position_of(doc, (*prefix, field))
+            if isinstance(doc, LocatedDict):
+                target = _walk(doc, prefix)
+                if isinstance(target, LocatedDict) and field in target.key_positions:
+                    line, col = target.key_positions[field]
+        elif len(loc) > 1 and loc[1] in ("constrained-str", "IdRef", "str"):
+            message = _ref_message(error)
+        else:
+            message = _message(error)
+        problems.append(
+            Problem(
+                path,
+                line,
+                col,
+                ".".join(str(p) for p in loc if p not in ("constrained-str", "IdRef", "str")),
+                message,
+            )
+        )
+    return problems
+
+
+def _walk(doc: Any, loc: Sequence[Any]) -> Any:
+    for part in loc:
+        if isinstance(doc, dict) and part in doc:
+            doc = doc[part]
+        else:
+            return None
+    return doc
+
+
+def _ref_message(error: Any) -> str:
+    value = error.get("input")
+    if isinstance(value, dict):
+        return f"give a name, an email or {{id: N}} with a positive whole number, got {value!r}"
+    if error["type"] == "string_too_long":
+        return _message(error)
+    return f"must be a name, an email, {{id: N}} or null, got {value!r}"
