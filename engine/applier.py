@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -10,7 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.client import Client, OutcomeUnknown
+from engine.client import PAGE_SIZE, Client, OutcomeUnknown
 from engine.documents import Document, diff, fingerprint, live_document, resource_id, resource_name
 from engine.errors import ApiError, StalePlan
 from engine.plan import Action, Change, Plan
@@ -18,7 +19,6 @@ from engine.plan import Action, Change, Plan
 log = logging.getLogger(__name__)
 KIND = "rulesets"
 CREATE_ATTEMPTS = 5
-FULL_LIST_THRESHOLD = 100  # re-reading more rulesets than this: one full list is cheaper
 
 
 @dataclass
@@ -55,7 +55,11 @@ def check_stale(plan: Plan, client: Client) -> None:
     creates = [c.name for c in plan.changes if c.action == "create"]
     if not touched and not creates:
         return
-    if len(touched) + len(creates) > FULL_LIST_THRESHOLD:
+    # Whichever costs fewer requests: one full listing, or lookups by id (100 a request) and
+    # by name (one each, since names may hold commas).
+    full_cost = 1 + plan.live_managed // PAGE_SIZE
+    lookup_cost = math.ceil(len(touched) / 100) + len(creates)
+    if full_cost <= lookup_cost:
         live = client.list_all(KIND)
     else:
         live = client.list_by_ids(KIND, touched) if touched else []

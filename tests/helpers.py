@@ -45,3 +45,79 @@ class Project:
             return CliRunner().invoke(
                 main, list(args), input=input, env=self.env, catch_exceptions=False
             )
+
+
+JSONAPI = "application/vnd.api+json"
+
+
+class Org:
+    """Direct access to an emulator, as a person clicking in the Outreach UI would change it."""
+
+    def __init__(self, url: str, api_url: str, token: str) -> None:
+        import requests
+
+        self.url, self.api_url, self.token = url, api_url, token
+        self.http = requests.Session()
+        self.http.headers.update({"Authorization": f"Bearer {token}", "Content-Type": JSONAPI})
+
+    def create(self, name: str | None, **fields: object) -> int:
+        attributes: dict[str, object] = {"name": name}
+        relationships: dict[str, object] = {}
+        for key, value in fields.items():
+            if isinstance(value, tuple):  # (type, id) for a relationship
+                relationships[key] = {"data": {"type": value[0], "id": value[1]}}
+            else:
+                attributes[key] = value
+        response = self.http.post(f"{self.api_url}/rulesets", json={"data": {
+            "type": "ruleset", "attributes": attributes, "relationships": relationships}})
+        assert response.status_code == 201, response.text
+        return int(response.json()["data"]["id"])
+
+    def update(self, rid: int, **attributes: object) -> None:
+        response = self.http.patch(f"{self.api_url}/rulesets/{rid}", json={"data": {
+            "type": "ruleset", "id": rid, "attributes": attributes}})
+        assert response.status_code == 200, response.text
+
+    def rulesets(self) -> list[dict[str, object]]:
+        items: list[dict[str, object]] = []
+        url: str | None = f"{self.api_url}/rulesets?page[size]=1000"
+        while url:
+            body = self.http.get(url).json()
+            items.extend(body["data"])
+            url = body.get("links", {}).get("next")
+        return items
+
+    def by_name(self) -> dict[str, dict[str, object]]:
+        return {r["attributes"]["name"]: r for r in self.rulesets()}  # type: ignore[index]
+
+    def names(self) -> list[str]:
+        return sorted(str(r["attributes"]["name"]) for r in self.rulesets())  # type: ignore[index]
+
+    def stats(self) -> dict[str, object]:
+        return dict(self.http.get(f"{self.url}/_emulator/stats").json())
+
+    def writes(self) -> int:
+        return int(self.stats()["writes"])  # type: ignore[arg-type]
+
+    def route(self, route: str) -> int:
+        return int(self.stats()["by_route"].get(route, 0))  # type: ignore[attr-defined]
+
+    def faults(self, **faults: object) -> None:
+        response = self.http.post(f"{self.url}/_emulator/faults", json=faults)
+        assert response.status_code < 300, response.text
+
+
+
+def api_project(root: Path, server: object) -> tuple[Project, Org]:
+    """A project whose `test` environment is the given emulator, with its token in env."""
+    url, api_url, token = (getattr(server, "url"), getattr(server, "api_url"),
+                           getattr(server, "token"))
+    project = Project(root, env={"RULESYNC_TEST_TOKEN": token})
+    project.write("rulesync.yaml", f"""\
+        default_environment: test
+        environments:
+          test:
+            api_url: {api_url}
+            auth: {{access_token_env: RULESYNC_TEST_TOKEN}}
+        """)
+    return project, Org(url, api_url, token)

@@ -99,3 +99,12 @@ def now_iso() -> str:
     """UTC now as the API writes it: ISO 8601 with milliseconds and ``Z``."""
     moment = datetime.now(timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def encodable(text: str) -> bool:
+    """False for strings with lone surrogates: JSON can carry them, SQLite cannot store them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

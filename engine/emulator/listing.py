@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.emulator.jsonapi import ApiError, fail
+from engine.emulator.jsonapi import ApiError, encodable, fail
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+SQL_INT_MAX = 2**63 - 1
 
 _COMMON_SORT = {"id": "id", "name": "name", "createdAt": "created_at", "updatedAt": "updated_at"}
 SORTABLE: dict[str, dict[str, str]] = {
@@ -84,6 +85,8 @@ def _parse_filter(kind: str, name: str, raw: str) -> tuple[str, list[Any]]:
             ids = [int(part) for part in raw.split(",")]
         except ValueError:
             raise _bad(f"{parameter} must be integers separated by commas", parameter) from None
+        if any(abs(i) > SQL_INT_MAX for i in ids):
+            raise _bad(f"{parameter} holds an id out of range", parameter)
         return "id", ids
     column = FILTERABLE[kind].get(name)
     if column is None:
@@ -91,6 +94,12 @@ def _parse_filter(kind: str, name: str, raw: str) -> tuple[str, list[Any]]:
         raise _bad(f"cannot filter {kind} by {name!r}; filterable fields: {allowed}", parameter)
     # Exact match on the whole value: names may themselves contain commas.
     return column, [raw]
+
+
+def _cursor_value(value: Any) -> bool:
+    if isinstance(value, str):
+        return encodable(value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= SQL_INT_MAX
 
 
 def encode_cursor(sort_spec: str, values: list[Any]) -> str:
@@ -106,7 +115,7 @@ def _decode_cursor(raw: str, query_sort: str, width: int) -> list[Any]:
         raise _bad("page[after] is not a cursor this server issued", "page[after]") from None
     if spec != query_sort or not isinstance(values, list) or len(values) != width:
         raise _bad("page[after] belongs to a different sort order", "page[after]")
-    if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in values):
+    if not all(_cursor_value(v) for v in values):
         raise _bad("page[after] is not a cursor this server issued", "page[after]")
     return values
 

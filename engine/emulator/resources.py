@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.emulator.jsonapi import ApiError, ErrorItem, fail, invalid
+from engine.emulator.jsonapi import ApiError, ErrorItem, encodable, fail, invalid
 from engine.model import (
     BOOL_FIELDS,
     COUNT_FIELDS,
@@ -59,6 +59,8 @@ def is_int(value: Any) -> bool:
 
 def check_attribute(name: str, value: Any) -> str | None:
     """Why ``value`` is not acceptable for attribute ``name``, or None when it is."""
+    if isinstance(value, str) and not encodable(value):
+        return f"{name} is not valid Unicode text"
     if name == "name":
         if not isinstance(value, str) or not value.strip():
             return "name must be a non-blank string"
@@ -88,13 +90,18 @@ def check_attribute(name: str, value: Any) -> str | None:
     return None
 
 
+def pointer_token(key: str) -> str:
+    """A member name escaped for a JSON Pointer (RFC 6901)."""
+    return key.replace("~", "~0").replace("/", "~1")
+
+
 def _attributes(raw: Any, errors: list[ErrorItem]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         errors.append(invalid("attributes must be an object", "/data/attributes"))
         return {}
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        pointer = f"/data/attributes/{key}"
+        pointer = f"/data/attributes/{pointer_token(key)}"
         if key in READ_ONLY_ATTRIBUTES:
             errors.append(invalid(f"{key} is read-only and cannot be written", pointer))
         elif key not in WRITABLE_ATTRIBUTES:
@@ -144,7 +151,7 @@ def _relationships(
         return {}
     out: dict[str, int | None] = {}
     for key, value in raw.items():
-        pointer = f"/data/relationships/{key}"
+        pointer = f"/data/relationships/{pointer_token(key)}"
         if key == "sequences":
             errors.append(invalid("sequences is read-only and cannot be written", pointer))
         elif key not in RELATIONSHIPS:
@@ -184,7 +191,10 @@ def parse_ruleset_write(body: Any, *, url_id: int | None, ref_exists: RefExists)
     for member in data:
         if member not in _DATA_MEMBERS:
             errors.append(
-                invalid(f"{member} is not a member of a resource object", f"/data/{member}")
+                invalid(
+                    f"{member} is not a member of a resource object",
+                    f"/data/{pointer_token(member)}",
+                )
             )
     attributes = _attributes(data.get("attributes", {}), errors)
     relationships = _relationships(data.get("relationships", {}), ref_exists, errors)

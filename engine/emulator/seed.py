@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from engine.emulator.jsonapi import encodable
 from engine.emulator.resources import ALL_ATTRIBUTES, is_int
 from engine.model import RELATIONSHIPS
 
@@ -176,7 +177,7 @@ def _text(row: dict[str, Any], key: str, where: str, required: bool) -> Any:
     value = row.get(key)
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or not encodable(value):
         raise SeedError(f"{where}[id={row['id']}]: {key} must be a non-empty string")
     return value
 
@@ -208,6 +209,8 @@ def _ruleset(item: Any, index: int, source: str) -> SeedRuleset:
             raise SeedError(f"{where}: unknown attribute {key!r}")
         if isinstance(value, (dict, list)):
             raise SeedError(f"{where}: attribute {key} must be a scalar")
+        if isinstance(value, str) and not encodable(value):
+            raise SeedError(f"{where}: attribute {key} is not valid Unicode text")
     if not isinstance(attributes.get("name"), str):
         raise SeedError(f"{where}: attributes.name must be a string")
     return SeedRuleset(
