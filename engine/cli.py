@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -89,6 +90,28 @@ def main(ctx: click.Context, config_path: Path | None, env_name: str | None) -> 
       rulesync apply              make the change, after confirmation
     """
     ctx.obj = {"config_path": config_path, "env_name": env_name}
+    _setup_logging()
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time (it is swapped under test runners)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def _setup_logging() -> None:
+    """Warnings of our own on stderr, one line each; urllib3's retry chatter stays quiet
+    (retries are counted in the plan header and the apply summary instead)."""
+    root = logging.getLogger("engine")
+    if not root.handlers:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+        root.propagate = False
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -409,3 +432,7 @@ def schema() -> None:
 
 
 main.add_command(emulator)
+
+
+if __name__ == "__main__":
+    main()
