@@ -12,6 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from engine.cli import main
+from engine.emulator.server import EmulatorServer
 
 
 @contextmanager
@@ -68,14 +69,24 @@ class Org:
                 relationships[key] = {"data": {"type": value[0], "id": value[1]}}
             else:
                 attributes[key] = value
-        response = self.http.post(f"{self.api_url}/rulesets", json={"data": {
-            "type": "ruleset", "attributes": attributes, "relationships": relationships}})
+        response = self.http.post(
+            f"{self.api_url}/rulesets",
+            json={
+                "data": {
+                    "type": "ruleset",
+                    "attributes": attributes,
+                    "relationships": relationships,
+                }
+            },
+        )
         assert response.status_code == 201, response.text
         return int(response.json()["data"]["id"])
 
     def update(self, rid: int, **attributes: object) -> None:
-        response = self.http.patch(f"{self.api_url}/rulesets/{rid}", json={"data": {
-            "type": "ruleset", "id": rid, "attributes": attributes}})
+        response = self.http.patch(
+            f"{self.api_url}/rulesets/{rid}",
+            json={"data": {"type": "ruleset", "id": rid, "attributes": attributes}},
+        )
         assert response.status_code == 200, response.text
 
     def rulesets(self) -> list[dict[str, object]]:
@@ -107,17 +118,18 @@ class Org:
         assert response.status_code < 300, response.text
 
 
-
-def api_project(root: Path, server: object) -> tuple[Project, Org]:
+def api_project(root: Path, server: EmulatorServer) -> tuple[Project, Org]:
     """A project whose `test` environment is the given emulator, with its token in env."""
-    url, api_url, token = (getattr(server, "url"), getattr(server, "api_url"),
-                           getattr(server, "token"))
+    url, api_url, token = server.url, server.api_url, server.token
     project = Project(root, env={"RULESYNC_TEST_TOKEN": token})
-    project.write("rulesync.yaml", f"""\
+    project.write(
+        "rulesync.yaml",
+        f"""\
         default_environment: test
         environments:
           test:
             api_url: {api_url}
             auth: {{access_token_env: RULESYNC_TEST_TOKEN}}
-        """)
+        """,
+    )
     return project, Org(url, api_url, token)
