@@ -226,3 +226,62 @@ def test_export_then_plan_has_no_changes(setup: tuple[Project, Org]) -> None:
     again = project.run("export")
     assert again.exit_code == 1 and "refusing to overwrite 2 existing file(s)" in again.output
     assert project.run("export", "--overwrite").exit_code == 0
+
+
+def test_ctrl_c_stops_new_writes_and_a_rerun_converges(tmp_path: Path, emulator: Any) -> None:
+    project, org = api_project(tmp_path, emulator)
+    for i in range(40):
+        project.ruleset(f"R{i:02}")
+    org.faults(latency_ms=60)
+    env = {**os.environ, **project.env}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "apply", "--yes"],
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while org.route("POST /api/v2/rulesets") < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 4, err
+    assert "interrupted: writes in flight finished" in err
+    assert "not started" in out
+    assert "Traceback" not in err
+    org.faults()
+    assert 0 < len(org.names()) < 40
+    assert project.run("apply", "--yes").exit_code == 0
+    counts = Counter(org.names())
+    assert len(counts) == 40 and set(counts.values()) == {1}
+
+
+def test_apply_asks_on_a_terminal(tmp_path: Path, emulator: Any) -> None:
+    import pty
+
+    project, org = api_project(tmp_path, emulator)
+    project.ruleset("Asked")
+    env = {**os.environ, **project.env}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: rulesync on a terminal
+        os.chdir(project.root)
+        os.execve(sys.executable, [sys.executable, "-m", "engine.cli", "apply"], env)
+    output = b""
+    deadline = time.monotonic() + 30
+    while b"[y/N]" not in output and time.monotonic() < deadline:
+        output += os.read(fd, 4096)
+    assert b"Apply these changes to 'test'? [y/N]" in output
+    os.write(fd, b"y\n")
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, output.decode()
+    assert org.names() == ["Asked"]
