@@ -41,10 +41,11 @@ def value_text(plan: Plan, field: str, value: Any) -> str:
 
 def field_rows(plan: Plan, change: Change) -> list[tuple[str, str | None, str | None]]:
     """(field, old, new) for each field the change touches; old None on create, new on delete."""
+    # the name is in the title already
     if change.action == "create":
-        return [(f, None, value_text(plan, f, v)) for f, v in _fields(change.after)]
+        return [(f, None, value_text(plan, f, v)) for f, v in _fields(change.after) if f != "name"]
     if change.action == "delete":
-        return [(f, value_text(plan, f, v), None) for f, v in _fields(change.before)]
+        return [(f, value_text(plan, f, v), None) for f, v in _fields(change.before) if f != "name"]
     rows: list[tuple[str, str | None, str | None]] = []
     before = change.before or {}
     for op in change.patch:

@@ -72,7 +72,10 @@ class Api:
         attributes: dict[str, Any] | None = None,
         relationships: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        data: dict[str, Any] = {"type": "ruleset", "attributes": {"name": name, **(attributes or {})}}
+        data: dict[str, Any] = {
+            "type": "ruleset",
+            "attributes": {"name": name, **(attributes or {})},
+        }
         if relationships is not None:
             data["relationships"] = relationships
         response = self.post("/rulesets", {"data": data})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -84,8 +85,8 @@ def test_create_returns_full_resource(api: Api) -> None:
     assert attrs["permitDuplicateProspects"] == "only_if_inactive"
     assert attrs["callOptOutAction"] is None
     assert ISO_Z.match(attrs["createdAt"]) and attrs["createdAt"] == attrs["updatedAt"]
-    assert abs(time.mktime(time.strptime(attrs["createdAt"][:19], "%Y-%m-%dT%H:%M:%S"))
-               - time.mktime(time.gmtime(started))) < 5
+    created_at = datetime.strptime(attrs["createdAt"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert abs(created_at.replace(tzinfo=timezone.utc).timestamp() - started) < 5
     rels = created["relationships"]
     assert set(RELATIONSHIPS) <= set(rels)
     for name, kind in RELATIONSHIPS.items():
@@ -109,16 +110,19 @@ def test_names_need_not_be_unique(api: Api) -> None:
 
 def test_patch_is_partial_and_bumps_updated_at(api: Api) -> None:
     owner = {"owner": {"data": {"type": "user", "id": 1}}}
-    created = api.create("Outbound", {"includeUnsubscribeLinks": True, "smsOptOutAction": "x"},
-                         owner)
+    created = api.create(
+        "Outbound", {"includeUnsubscribeLinks": True, "smsOptOutAction": "x"}, owner
+    )
     time.sleep(0.01)
     body = {
         "data": {
             "type": "ruleset",
             "id": created["id"],
             "attributes": {"includeUnsubscribeLinks": False},
-            "relationships": {"owner": {"data": None},
-                              "repliedStage": {"data": {"type": "stage", "id": 3}}},
+            "relationships": {
+                "owner": {"data": None},
+                "repliedStage": {"data": {"type": "stage", "id": 3}},
+            },
         }
     }
     response = api.patch(f"/rulesets/{created['id']}", body)
@@ -135,8 +139,13 @@ def test_patch_is_partial_and_bumps_updated_at(api: Api) -> None:
 
 def test_patch_attribute_to_null_and_rename(api: Api) -> None:
     created = api.create("Old", {"meetingBookedAction": "finish"})
-    body = {"data": {"type": "ruleset", "id": created["id"],
-                     "attributes": {"name": "New", "meetingBookedAction": None}}}
+    body = {
+        "data": {
+            "type": "ruleset",
+            "id": created["id"],
+            "attributes": {"name": "New", "meetingBookedAction": None},
+        }
+    }
     updated = api.patch(f"/rulesets/{created['id']}", body).json()["data"]
     assert updated["attributes"]["name"] == "New"
     assert updated["attributes"]["meetingBookedAction"] is None
@@ -150,8 +159,10 @@ def test_delete_then_404(api: Api) -> None:
     for response in (
         api.get(f"/rulesets/{created['id']}"),
         api.delete(f"/rulesets/{created['id']}"),
-        api.patch(f"/rulesets/{created['id']}",
-                  {"data": {"type": "ruleset", "id": created["id"], "attributes": {}}}),
+        api.patch(
+            f"/rulesets/{created['id']}",
+            {"data": {"type": "ruleset", "id": created["id"], "attributes": {}}},
+        ),
     ):
         assert response.status_code == 404
         assert error_ids(response) == ["resourceNotFound"]
@@ -163,8 +174,9 @@ def test_ids_are_not_reused_after_delete(api: Api) -> None:
     assert api.create("Two")["id"] > first["id"]
 
 
-@pytest.mark.parametrize("path", ["/rulesets", "/rulesets/1", "/stages", "/users/1",
-                                  "/taskPriorities"])
+@pytest.mark.parametrize(
+    "path", ["/rulesets", "/rulesets/1", "/stages", "/users/1", "/taskPriorities"]
+)
 @pytest.mark.parametrize("token", [None, "wrong-token"])
 def test_missing_or_wrong_token_is_401(api: Api, path: str, token: str | None) -> None:
     response = api.get(path, token=token)
@@ -181,8 +193,12 @@ def test_writes_need_the_jsonapi_content_type(api: Api) -> None:
         assert response.status_code == 415, content_type
         assert error_ids(response) == ["unsupportedMediaType"]
     created = api.create("Y")
-    response = api.request("PATCH", f"/rulesets/{created['id']}", content_type="application/json",
-                           body={"data": {"type": "ruleset", "id": created["id"]}})
+    response = api.request(
+        "PATCH",
+        f"/rulesets/{created['id']}",
+        content_type="application/json",
+        body={"data": {"type": "ruleset", "id": created["id"]}},
+    )
     assert response.status_code == 415
     assert api.get("/rulesets", params={"count": "true"}).json()["meta"]["count"] == 1
 
@@ -219,9 +235,10 @@ def test_invalid_attribute_is_422_with_pointer(api: Api, field: str, value: Any)
     assert error["source"]["pointer"] == f"/data/attributes/{field}"
     assert field in error["detail"]
     existing = api.create("Existing")
-    response = api.patch(f"/rulesets/{existing['id']}",
-                         {"data": {"type": "ruleset", "id": existing["id"],
-                                   "attributes": {field: value}}})
+    response = api.patch(
+        f"/rulesets/{existing['id']}",
+        {"data": {"type": "ruleset", "id": existing["id"], "attributes": {field: value}}},
+    )
     assert response.status_code == 422
     assert pointers(response) == [f"/data/attributes/{field}"]
     assert api.get(f"/rulesets/{existing['id']}").json()["data"] == existing
@@ -242,7 +259,9 @@ INVALID_RELATIONSHIPS = [
 
 @pytest.mark.parametrize(("name", "value"), INVALID_RELATIONSHIPS)
 def test_invalid_relationship_is_422_with_pointer(api: Api, name: str, value: Any) -> None:
-    body = {"data": {"type": "ruleset", "attributes": {"name": "R"}, "relationships": {name: value}}}
+    body = {
+        "data": {"type": "ruleset", "attributes": {"name": "R"}, "relationships": {name: value}}
+    }
     response = api.post("/rulesets", body)
     assert response.status_code == 422, response.text
     assert error_ids(response) == ["validationError"]
@@ -250,9 +269,17 @@ def test_invalid_relationship_is_422_with_pointer(api: Api, name: str, value: An
 
 
 def test_every_problem_is_reported_at_once(api: Api) -> None:
-    body = {"data": {"type": "ruleset", "attributes": {"name": "R", "callOptOutAction": "never",
-                                                        "includeUnsubscribeLinks": "no"},
-                     "relationships": {"owner": {"data": {"type": "user", "id": 42}}}}}
+    body = {
+        "data": {
+            "type": "ruleset",
+            "attributes": {
+                "name": "R",
+                "callOptOutAction": "never",
+                "includeUnsubscribeLinks": "no",
+            },
+            "relationships": {"owner": {"data": {"type": "user", "id": 42}}},
+        }
+    }
     response = api.post("/rulesets", body)
     assert response.status_code == 422
     assert sorted(pointers(response)) == [
@@ -265,8 +292,9 @@ def test_every_problem_is_reported_at_once(api: Api) -> None:
 def test_create_requires_a_name_and_no_id(api: Api) -> None:
     response = api.post("/rulesets", {"data": {"type": "ruleset", "attributes": {}}})
     assert response.status_code == 422 and pointers(response) == ["/data/attributes/name"]
-    response = api.post("/rulesets", {"data": {"type": "ruleset", "id": 5,
-                                               "attributes": {"name": "X"}}})
+    response = api.post(
+        "/rulesets", {"data": {"type": "ruleset", "id": 5, "attributes": {"name": "X"}}}
+    )
     assert response.status_code == 422 and pointers(response) == ["/data/id"]
 
 
@@ -294,8 +322,7 @@ def test_type_and_id_mismatch_are_409_missing_id_is_422(api: Api) -> None:
     "body", [b"{not json", b"", b"[]", b'{"data": []}', b'{"data": null}', b'"x"', b"\xff\xfe"]
 )
 def test_malformed_bodies_are_400(api: Api, body: bytes) -> None:
-    response = api.request("POST", "/rulesets", data=body,
-                           content_type="application/vnd.api+json")
+    response = api.request("POST", "/rulesets", data=body, content_type="application/vnd.api+json")
     assert response.status_code == 400, response.text
     assert error_ids(response) == ["badRequest"]
 
@@ -307,8 +334,13 @@ def test_non_integer_ids_in_the_url_are_400(api: Api, path: str) -> None:
 
 
 def test_unknown_ids_are_404(api: Api) -> None:
-    for path in ("/rulesets/999", "/stages/99", "/taskPriorities/4", "/users/4",
-                 "/rulesets/99999999999999999999999"):
+    for path in (
+        "/rulesets/999",
+        "/stages/99",
+        "/taskPriorities/4",
+        "/users/4",
+        "/rulesets/99999999999999999999999",
+    ):
         response = api.get(path)
         assert response.status_code == 404, path
         (error,) = response.json()["errors"]
@@ -328,7 +360,9 @@ def test_rate_limit_headers_on_every_response(api: Api) -> None:
     first = api.get("/rulesets")
     second = api.get("/rulesets/12345")
     assert first.headers["X-RateLimit-Limit"] == "10000"
-    assert int(second.headers["X-RateLimit-Remaining"]) == int(
-        first.headers["X-RateLimit-Remaining"]) - 1
+    assert (
+        int(second.headers["X-RateLimit-Remaining"])
+        == int(first.headers["X-RateLimit-Remaining"]) - 1
+    )
     assert int(first.headers["X-RateLimit-Reset"]) > time.time()
     assert "X-RateLimit-Limit" in api.get("/rulesets", token=None).headers

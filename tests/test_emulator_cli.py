@@ -80,8 +80,9 @@ def test_serve_prints_url_and_token_answers_and_stops_on_sigterm(serve: type[Ser
     assert token_line.startswith("Token: ")
     token = token_line.removeprefix("Token: ")
     assert requests.get(f"{api_url}/stages", timeout=5).status_code == 401
-    response = requests.get(f"{api_url}/stages",
-                            headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    response = requests.get(
+        f"{api_url}/stages", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
     assert response.status_code == 200 and len(response.json()["data"]) == 8
     code, stderr = server.stop(signal.SIGTERM)
     assert code == 0
@@ -111,7 +112,9 @@ def test_bad_seed_is_one_error_line_and_exit_1(tmp_path: Path) -> None:
     seed.write_text("rulesets: [{attributes: {nam: typo}}]\n")
     result = subprocess.run(
         [*rulesync_command(), "emulator", "serve", "--port", "0", "--seed", str(seed)],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 1
     assert result.stdout == ""

@@ -26,8 +26,10 @@ def test_stats_count_route_templates_not_control_requests(api: Api) -> None:
     created = api.create("S")
     api.get(f"/rulesets/{created['id']}")
     api.get(f"/rulesets/{created['id'] + 100}")
-    api.patch(f"/rulesets/{created['id']}",
-              {"data": {"type": "ruleset", "id": created["id"], "attributes": {}}})
+    api.patch(
+        f"/rulesets/{created['id']}",
+        {"data": {"type": "ruleset", "id": created["id"], "attributes": {}}},
+    )
     api.get("/stages/1")
     api.get("/users", token=None)
     api.delete(f"/rulesets/{created['id']}")
@@ -128,18 +130,28 @@ def test_rate_limit_fault_gives_429_with_retry_after(api: Api) -> None:
 
 
 def test_rate_limit_window_resets(api: Api) -> None:
-    api.faults(rate_limit={"limit": 1, "window_s": 0.3})
+    api.faults(rate_limit={"limit": 1, "window_s": 0.5})
     assert api.get("/stages").status_code == 200
     assert api.get("/stages").status_code == 429
-    time.sleep(0.35)
+    time.sleep(0.55)
     assert api.get("/stages").status_code == 200
 
 
 @pytest.mark.parametrize(
     "faults",
-    [{"error_rate": 2}, {"error_rate": "x"}, {"latency_ms": -1}, {"boom": 1},
-     {"error_statuses": [200]}, {"error_statuses": []}, {"rate_limit": {"limit": -1}},
-     {"rate_limit": 5}, {"seed": "x"}, [], "x"],
+    [
+        {"error_rate": 2},
+        {"error_rate": "x"},
+        {"latency_ms": -1},
+        {"boom": 1},
+        {"error_statuses": [200]},
+        {"error_statuses": []},
+        {"rate_limit": {"limit": -1}},
+        {"rate_limit": 5},
+        {"seed": "x"},
+        [],
+        "x",
+    ],
 )
 def test_bad_fault_settings_are_refused(api: Api, faults: Any) -> None:
     response = api.control("POST", "faults", faults)
@@ -174,11 +186,21 @@ def test_parallel_creates_and_patches_lose_nothing(api: Api) -> None:
     assert len(set(ids)) == 200 and count(api) == 200
 
     target = ids[0]
-    fields = ["callOptOutAction", "emailOptOutAction", "smsOptOutAction", "meetingBookedAction",
-              "smsReceivedAction", "permitDuplicateProspects", "sequenceExclusivity",
-              "includeUnsubscribeLinks"]
-    values: dict[str, Any] = {"permitDuplicateProspects": "allow", "sequenceExclusivity": "none",
-                              "includeUnsubscribeLinks": True}
+    fields = [
+        "callOptOutAction",
+        "emailOptOutAction",
+        "smsOptOutAction",
+        "meetingBookedAction",
+        "smsReceivedAction",
+        "permitDuplicateProspects",
+        "sequenceExclusivity",
+        "includeUnsubscribeLinks",
+    ]
+    values: dict[str, Any] = {
+        "permitDuplicateProspects": "allow",
+        "sequenceExclusivity": "none",
+        "includeUnsubscribeLinks": True,
+    }
 
     def patch(field: str) -> int:
         value = values.get(field, "v")
@@ -193,14 +215,23 @@ def test_parallel_creates_and_patches_lose_nothing(api: Api) -> None:
 
 @pytest.fixture
 def oauth_server() -> Any:
-    with EmulatorServer(token="static", oauth_client_id="cid", oauth_client_secret="secret",
-                        oauth_refresh_token="refresh-0") as server:
+    with EmulatorServer(
+        token="static",
+        oauth_client_id="cid",
+        oauth_client_secret="secret",
+        oauth_refresh_token="refresh-0",
+    ) as server:
         yield server
 
 
 def mint(server: EmulatorServer, refresh: str, **overrides: str) -> requests.Response:
-    form = {"grant_type": "refresh_token", "client_id": "cid", "client_secret": "secret",
-            "refresh_token": refresh, **overrides}
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": "cid",
+        "client_secret": "secret",
+        "refresh_token": refresh,
+        **overrides,
+    }
     return requests.post(f"{server.url}/oauth/token", data=form, timeout=5)
 
 
@@ -222,8 +253,9 @@ def test_oauth_refresh_flow(oauth_server: EmulatorServer) -> None:
     assert again.status_code == 429 and 1 <= int(again.headers["Retry-After"]) <= 60
     stale = mint(oauth_server, "refresh-0")
     assert stale.status_code == 400 and stale.json()["error"] == "invalid_grant"
-    stats = requests.get(f"{oauth_server.url}/_emulator/stats",
-                         headers={"Authorization": "Bearer static"}, timeout=5).json()
+    stats = requests.get(
+        f"{oauth_server.url}/_emulator/stats", headers={"Authorization": "Bearer static"}, timeout=5
+    ).json()
     assert stats["by_route"]["POST /oauth/token"] == 5
 
 

@@ -46,8 +46,9 @@ def test_default_page_size_is_50_and_max_is_1000(api: Api, emulator: Any) -> Non
     from engine.emulator.resources import RulesetWrite
 
     for i in range(1001):
-        emulator.store.create_ruleset(RulesetWrite(attributes={"name": f"B{i:04d}"},
-                                                   relationships={}))
+        emulator.store.create_ruleset(
+            RulesetWrite(attributes={"name": f"B{i:04d}"}, relationships={})
+        )
     body = api.get("/rulesets").json()
     assert len(body["data"]) == 50 and "next" in body["links"]
     big = api.get("/rulesets", params={"page[size]": 1000}).json()
@@ -92,9 +93,17 @@ def test_filters(api: Api) -> None:
 
 @pytest.mark.parametrize(
     ("param", "value"),
-    [("filter[id]", "1,x"), ("filter[id]", ""), ("filter[colour]", "red"), ("sort", "colour"),
-     ("sort", "name,name"), ("page[after]", "garbage!"), ("page[offset]", "5"),
-     ("count", "maybe"), ("filter[id]", "1" * 30)],
+    [
+        ("filter[id]", "1,x"),
+        ("filter[id]", ""),
+        ("filter[colour]", "red"),
+        ("sort", "colour"),
+        ("sort", "name,name"),
+        ("page[after]", "garbage!"),
+        ("page[offset]", "5"),
+        ("count", "maybe"),
+        ("filter[id]", "1" * 30),
+    ],
 )
 def test_bad_list_parameters_are_400(api: Api, param: str, value: str) -> None:
     response = api.get("/rulesets", params={param: value})
@@ -106,17 +115,26 @@ def test_bad_list_parameters_are_400(api: Api, param: str, value: str) -> None:
 def test_cursor_from_another_sort_is_refused(api: Api) -> None:
     for name in "abc":
         api.create(name)
-    next_url = api.get("/rulesets", params={"page[size]": 1, "sort": "name"}).json()["links"]["next"]
+    next_url = api.get("/rulesets", params={"page[size]": 1, "sort": "name"}).json()["links"][
+        "next"
+    ]
     cursor = parse_qs(urlsplit(next_url).query)["page[after]"][0]
-    response = api.get("/rulesets", params={"page[size]": 1, "sort": "-name", "page[after]": cursor})
+    response = api.get(
+        "/rulesets", params={"page[size]": 1, "sort": "-name", "page[after]": cursor}
+    )
     assert response.status_code == 400
 
 
 @pytest.mark.parametrize(
     ("sort", "expected"),
-    [("name", ["a", "b", "b", "c"]), ("-name", ["c", "b", "b", "a"]),
-     ("-id", ["b", "a", "c", "b"]), ("createdAt", ["b", "c", "a", "b"]),
-     ("-updatedAt,name", None), ("name,-id", ["a", "b", "b", "c"])],
+    [
+        ("name", ["a", "b", "b", "c"]),
+        ("-name", ["c", "b", "b", "a"]),
+        ("-id", ["b", "a", "c", "b"]),
+        ("createdAt", ["b", "c", "a", "b"]),
+        ("-updatedAt,name", None),
+        ("name,-id", ["a", "b", "b", "c"]),
+    ],
 )
 def test_sort_with_pagination(api: Api, sort: str, expected: list[str] | None) -> None:
     created = [api.create(name) for name in ("b", "c", "a", "b")]

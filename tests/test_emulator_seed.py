@@ -42,10 +42,15 @@ def test_yaml_seed_replaces_given_parts_and_keeps_the_rest(tmp_path: Path) -> No
     seed.write_text(SEED_YAML)
     with EmulatorServer(token="t", seed_path=seed) as server:
         assert [s["attributes"]["name"] for s in get(server, "/stages")["data"]] == [
-            "Lead", "Customer"]
+            "Lead",
+            "Customer",
+        ]
         assert [u["id"] for u in get(server, "/users")["data"]] == [5]
         assert [p["attributes"]["name"] for p in get(server, "/taskPriorities")["data"]] == [
-            "High", "Medium", "Low"]
+            "High",
+            "Medium",
+            "Low",
+        ]
         rulesets = get(server, "/rulesets")["data"]
         assert [r["id"] for r in rulesets] == [40, 41]
         seeded = rulesets[0]
@@ -62,8 +67,11 @@ def test_yaml_seed_replaces_given_parts_and_keeps_the_rest(tmp_path: Path) -> No
 def test_json_seed_of_10000_rulesets(tmp_path: Path) -> None:
     rulesets = [
         {
-            "attributes": {"name": f"Ruleset {i:05d}", "clicksNeededBeforeCallTaskCreated": i,
-                           "sequenceExclusivity": "none"},
+            "attributes": {
+                "name": f"Ruleset {i:05d}",
+                "clicksNeededBeforeCallTaskCreated": i,
+                "sequenceExclusivity": "none",
+            },
             "relationships": {"owner": {"data": {"type": "user", "id": 1 + i % 3}}},
         }
         for i in range(10_000)
@@ -100,10 +108,15 @@ def test_json_seed_of_10000_rulesets(tmp_path: Path) -> None:
         ("users: [{id: 1}]", "email must be a non-empty string"),
         ("rulesets: [{attributes: {name: A, colour: red}}]", "unknown attribute 'colour'"),
         ("rulesets: [{attributes: {callOptOutAction: x}}]", "attributes.name must be a string"),
-        ("rulesets: [{attributes: {name: A}, relationships: {owner: {data: {type: stage, id: 1}}}}]",
-         "relationships.owner must be"),
-        ("rulesets: [{id: 3, attributes: {name: A}}, {id: 3, attributes: {name: B}}]",
-         "duplicate ids"),
+        (
+            "rulesets: [{attributes: {name: A},"
+            " relationships: {owner: {data: {type: stage, id: 1}}}}]",
+            "relationships.owner must be",
+        ),
+        (
+            "rulesets: [{id: 3, attributes: {name: A}}, {id: 3, attributes: {name: B}}]",
+            "duplicate ids",
+        ),
     ],
 )
 def test_bad_seed_files_say_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
@@ -131,8 +144,10 @@ def test_database_file_keeps_state_between_runs(tmp_path: Path) -> None:
         response = requests.post(
             f"{server.api_url}/rulesets",
             data=json.dumps({"data": {"type": "ruleset", "attributes": {"name": "Kept"}}}),
-            headers={"Authorization": f"Bearer {server.token}",
-                     "Content-Type": "application/vnd.api+json"},
+            headers={
+                "Authorization": f"Bearer {server.token}",
+                "Content-Type": "application/vnd.api+json",
+            },
             timeout=5,
         )
         assert response.status_code == 201

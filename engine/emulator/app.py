@@ -71,8 +71,6 @@ def _template(endpoint: str | None, values: dict[str, Any]) -> str:
         return f"/api/v2/{values['collection']}"
     if endpoint == "ref":
         return f"/api/v2/{values['collection']}/{{id}}"
-    if endpoint == "oauth":
-        return "/oauth/token"
     return "(no such route)"
 
 
@@ -201,9 +199,13 @@ class EmulatorApp:
         values: dict[str, Any],
         allowed: Iterable[str] | None,
     ) -> Response:
-        self.stats.record(request.method, _template(endpoint, values))
-        if endpoint == "oauth":
+        if request.path == "/oauth/token":
+            # The token endpoint has its own (OAuth) auth and errors, and no faults.
+            self.stats.record(request.method, "/oauth/token")
+            if endpoint != "oauth":
+                return self._route(request, endpoint, values, allowed)
             return self._token_endpoint(request)
+        self.stats.record(request.method, _template(endpoint, values))
         decision = self.faults.decide()
         if decision.latency_s:
             time.sleep(decision.latency_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -72,11 +73,20 @@ class EmulatorServer:
         """Bind the port and serve on a daemon thread; returns self."""
         if self._server is not None:
             return self
-        server = make_server(
-            self.host, self.port, self.app, threaded=True, request_handler=QuietHandler
-        )
+        listener = _listen(self.host, self.port)
+        try:
+            server = make_server(
+                self.host,
+                self.port,
+                self.app,
+                threaded=True,
+                request_handler=QuietHandler,
+                fd=listener.fileno(),
+            )
+        finally:
+            listener.close()  # the server holds its own duplicate of the descriptor
         self._server = server
-        self.port = server.server_port
+        self.port = server.port
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -116,6 +126,21 @@ class EmulatorServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind here rather than in werkzeug, which prints to stderr and exits on a busy port;
+    an OSError is the caller's to report."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def start_embedded(db_path: Path) -> EmulatorServer:
