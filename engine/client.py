@@ -267,9 +267,11 @@ class Client:
         detail = "; ".join(_describe(e) for e in errors) or (response.reason or "")
         message = f"{method} {shown}: {response.status_code} {detail}".rstrip()
         if response.status_code == 401:
+            origin = getattr(self._tokens, "origin", "")
+            where = f"the token in ${origin}" if origin else "the credentials named in auth:"
             raise AuthError(
-                f"{message} — the API refused the credentials; check the token "
-                "variable named in rulesync.yaml (auth:)",
+                f"{message} — the API refused the credentials; check {where} "
+                "(expired, or for another org?)",
                 method=method,
                 url=shown,
                 status=401,

@@ -317,7 +317,7 @@ def test_wrong_token_is_one_clear_line(setup: tuple[Project, Org]) -> None:
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
-    assert "401" in lines[0] and "check the token variable" in lines[0]
+    assert "401" in lines[0] and "check the token in $RULESYNC_TEST_TOKEN" in lines[0]
     assert "Traceback" not in result.output
 
 
