@@ -41,6 +41,13 @@ from engine.session import connect, read_live
 F = TypeVar("F", bound=Callable[..., Any])
 
 FORMATS = click.Choice(["text", "markdown", "json"])
+target_option = click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="NAME",
+    help="Limit the run to this ruleset (repeatable).",
+)
 
 
 def handle_errors(func: F) -> F:
@@ -206,13 +213,7 @@ def validate(ctx: click.Context) -> None:
 @click.option(
     "--prune", is_flag=True, help="Plan deletes of live managed rulesets that no file declares."
 )
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="NAME",
-    help="Limit the run to this ruleset (repeatable).",
-)
+@target_option
 @click.pass_context
 @handle_errors
 def plan(
@@ -259,13 +260,7 @@ def plan(
     show_default=True,
     help="Requests in flight at most.",
 )
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="NAME",
-    help="Limit the run to this ruleset (repeatable).",
-)
+@target_option
 @click.pass_context
 @handle_errors
 def apply(

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.documents import resource_id
 from engine.loader import Desired
 from engine.model import RELATIONSHIPS
 from engine.yamlio import closest
@@ -62,7 +63,7 @@ def labels_from(kind: str, resources: Iterable[dict[str, Any]]) -> dict[int, str
     for item in resources:
         attrs = item.get("attributes") or {}
         value = attrs.get(attribute) if isinstance(attrs, dict) else None
-        ref_id = _int(item.get("id"))
+        ref_id = resource_id(item)
         if ref_id is not None and isinstance(value, str):
             labels[ref_id] = value
     return labels
@@ -85,13 +86,3 @@ def resolve(kind: str, ref: str | dict[str, int], refs: References) -> tuple[int
     near = closest(ref, labels.values())
     hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
     return None, f"no {word} named {ref!r} in this org{hint}"
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None

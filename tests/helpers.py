@@ -133,3 +133,40 @@ def api_project(root: Path, server: EmulatorServer) -> tuple[Project, Org]:
         """,
     )
     return project, Org(url, api_url, token)
+
+
+def run_on_terminal(
+    project: Project,
+    *args: str,
+    extra_env: dict[str, str] | None = None,
+    prompt: bytes = b"",
+    answer: bytes = b"",
+) -> tuple[str, int]:
+    """Run rulesync on a pseudo-terminal, as a person would: answer ``prompt`` with ``answer``.
+    Returns what the terminal showed and the exit code."""
+    import pty
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(project.env, **(extra_env or {}))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: rulesync on the terminal
+        os.chdir(project.root)
+        os.execve(sys.executable, [sys.executable, "-m", "engine.cli", *args], env)
+    output = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        if prompt and prompt in output:
+            os.write(fd, answer)
+            prompt = b""
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return output.decode(), os.waitstatus_to_exitcode(status)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Org, Project, api_project
+from tests.helpers import Org, Project, api_project, run_on_terminal
 
 
 @pytest.fixture
@@ -259,29 +259,12 @@ def test_ctrl_c_stops_new_writes_and_a_rerun_converges(tmp_path: Path, emulator:
 
 
 def test_apply_asks_on_a_terminal(tmp_path: Path, emulator: Any) -> None:
-    import pty
-
     project, org = api_project(tmp_path, emulator)
     project.ruleset("Asked")
-    env = {**os.environ, **project.env}
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: rulesync on a terminal
-        os.chdir(project.root)
-        os.execve(sys.executable, [sys.executable, "-m", "engine.cli", "apply"], env)
-    output = b""
-    deadline = time.monotonic() + 30
-    while b"[y/N]" not in output and time.monotonic() < deadline:
-        output += os.read(fd, 4096)
-    assert b"Apply these changes to 'test'? [y/N]" in output
-    os.write(fd, b"y\n")
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, output.decode()
+    declined, code = run_on_terminal(project, "apply", prompt=b"[y/N]", answer=b"n\n")
+    assert "Apply these changes to 'test'? [y/N]" in declined
+    assert code == 1 and org.names() == []
+    shown, code = run_on_terminal(project, "apply", prompt=b"[y/N]", answer=b"y\n")
+    assert code == 0, shown
+    assert "Applied: 1 created" in shown
     assert org.names() == ["Asked"]

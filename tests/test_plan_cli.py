@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from engine.emulator.server import EmulatorServer
-from tests.helpers import Org, Project, api_project
+from tests.helpers import Org, Project, api_project, run_on_terminal
 
 
 @pytest.fixture
@@ -358,34 +358,10 @@ def test_embedded_plan_works_out_of_the_box(tmp_path: Path) -> None:
     assert (tmp_path / ".rulesync" / "local.sqlite").exists()
 
 
-def run_on_terminal(project: Project, *args: str, extra_env: dict[str, str]) -> str:
-    """Run rulesync on a pseudo-terminal, as a person would, and return what it showed."""
-    import os
-    import pty
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    env.update(project.env, **extra_env)
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(project.root)
-        os.execve(sys.executable, [sys.executable, "-m", "engine.cli", *args], env)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.waitpid(pid, 0)
-    return output.decode()
-
-
 def test_colour_only_on_a_terminal_and_no_color_respected(setup: tuple[Project, Org]) -> None:
     project, _ = setup
     project.ruleset("New")
-    assert "\033[32m+ create\033[0m 'New'" in run_on_terminal(project, "plan", extra_env={})
-    plain = run_on_terminal(project, "plan", extra_env={"NO_COLOR": "1"})
+    coloured, _ = run_on_terminal(project, "plan")
+    assert "\033[32m+ create\033[0m 'New'" in coloured
+    plain, _ = run_on_terminal(project, "plan", extra_env={"NO_COLOR": "1"})
     assert "+ create 'New'" in plain and "\033[" not in plain
