@@ -194,36 +194,64 @@ def file_path(resource: dict[str, Any]) -> str:
 # ---- processes ----------------------------------------------------------------------------
 
 
+# Runs the CLI as `python -m engine.cli` would, then reports the peak RSS of this process from
+# /proc/self/status (VmHWM). ru_maxrss is no good for this on Linux: a child started from a large
+# parent inherits the parent's high-water mark through exec.
+WRAPPER = """
+import atexit, os, runpy, sys
+def report():
+    try:
+        with open("/proc/self/status") as status:
+            kib = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        import resource
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        kib //= 1024 if sys.platform == "darwin" else 1
+    with open(os.environ["RULESYNC_BENCH_RSS_OUT"], "w") as out:
+        out.write(str(kib))
+atexit.register(report)
+sys.argv[0] = "rulesync"
+runpy.run_module("engine.cli", run_name="__main__", alter_sys=True)
+"""
+
+
 def run_cli(
     args: list[str], *, cwd: Path, env: dict[str, str], deadline: Deadline
 ) -> dict[str, Any]:
-    """Run ``python -m engine.cli ARGS``; wall time, exit code, output, and the peak RSS of
-    that process alone (``wait4`` reports the rusage of the one child it reaps)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run the CLI in a fresh interpreter: exit code, output, wall time, peak RSS."""
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        rss_file = Path(tmp) / "rss"
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", *args],
+            [sys.executable, "-c", WRAPPER, *args],
             cwd=cwd,
-            env=env,
+            env={**env, "RULESYNC_BENCH_RSS_OUT": str(rss_file)},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
         )
-        timer = threading.Timer(deadline.left(), os.kill, (proc.pid, signal.SIGKILL))
+        timer = threading.Timer(deadline.left(), proc.kill)
         timer.start()
         try:
+            # wait4: the CPU time of this one child (its RSS comes from the wrapper, see above)
             _, status, usage = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode == -signal.SIGKILL and deadline.end <= time.monotonic():
+            raise TimeoutError(f"rulesync {' '.join(args)} ran out of the time budget")
         out.seek(0)
         err.seek(0)
         return {
             "exit": proc.returncode,
             "wall_s": wall,
-            # ru_maxrss is in KiB on Linux, bytes on macOS
-            "rss_mb": usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024),
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "rss_mb": int(rss_file.read_text()) / 1024 if rss_file.exists() else float("nan"),
             "stdout": out.read().decode("utf-8", "replace"),
             "stderr": err.read().decode("utf-8", "replace"),
         }
@@ -333,6 +361,7 @@ def measure_plan(size: int, *, repeat: int, deadline: Deadline, user_count: int)
         "plan": {
             "wall_s_median": round(statistics.median(r["wall_s"] for r, _, _ in runs), 3),
             "wall_s_runs": [round(r["wall_s"], 3) for r, _, _ in runs],
+            "cpu_s_median": round(statistics.median(r["cpu_s"] for r, _, _ in runs), 3),
             "cli_startup_s_median": round(statistics.median(startup), 3),
             "peak_rss_mb_median": round(statistics.median(r["rss_mb"] for r, _, _ in runs), 1),
             "api_requests_emulator": plan_requests,
@@ -379,6 +408,14 @@ def measure_apply(*, repeat: int, deadline: Deadline, user_count: int) -> dict[s
             env = {**os.environ, TOKEN_ENV: server.token, "NO_COLOR": "1"}
             control = Control(server)
             out: dict[str, Any] = {"changes": APPLY_CHANGES, "latency_ms": APPLY_LATENCY_MS}
+            # the same reads as the apply's own planning, to tell the write phase apart
+            plans = []
+            for _ in range(repeat):
+                control.reset(latency_ms=APPLY_LATENCY_MS)
+                result = run_cli(["plan"], cwd=project, env=env, deadline=deadline)
+                expect(result, (0,), "plan before apply")
+                plans.append(result["wall_s"])
+            out["plan_wall_s_median"] = round(statistics.median(plans), 3)
             for width in (1, 8):
                 walls, writes = [], []
                 for _ in range(repeat):
@@ -390,6 +427,7 @@ def measure_apply(*, repeat: int, deadline: Deadline, user_count: int) -> dict[s
                     writes.append(int(control.stats()["writes"]))
                 out[f"parallelism_{width}"] = {
                     "wall_s_median": round(statistics.median(walls), 3),
+                    "beyond_plan_s": round(statistics.median(walls) - out["plan_wall_s_median"], 3),
                     "wall_s_runs": [round(w, 3) for w in walls],
                     "writes": writes[-1],
                 }
@@ -403,8 +441,10 @@ def measure_apply(*, repeat: int, deadline: Deadline, user_count: int) -> dict[s
             out["writes_per_change"] = out["parallelism_8"]["writes"] / APPLY_CHANGES
             out["reapply_writes"] = int(control.stats()["writes"]) - before
             out["plan_after_apply_exit"] = check["exit"]
-            out["speedup_8_vs_1"] = round(
-                out["parallelism_1"]["wall_s_median"] / out["parallelism_8"]["wall_s_median"], 2
+            one, eight = out["parallelism_1"], out["parallelism_8"]
+            out["speedup_8_vs_1"] = round(one["wall_s_median"] / eight["wall_s_median"], 2)
+            out["speedup_8_vs_1_beyond_plan"] = round(
+                one["beyond_plan_s"] / max(eight["beyond_plan_s"], 1e-3), 2
             )
     return out
 
@@ -421,7 +461,10 @@ def goals(sizes: list[dict[str, Any]], apply: dict[str, Any] | None) -> dict[str
         <= math.ceil(n / 1000) + 3,
         "plan_wall_le_6s": plan["wall_s_median"] <= 6.0,
         "plan_peak_rss_le_300mb": plan["peak_rss_mb_median"] <= 300.0,
-        "requests_ge_500x_fewer_than_baseline": largest["request_ratio"] >= 500,
+        # the ratio grows with N (N + N/1000 against N/1000 + 3): the goal is set at 10,000
+        "requests_ge_500x_fewer_than_baseline": largest["request_ratio"] >= 500
+        if n >= 10_000
+        else None,
         "linear_cost": None,
     }
     if len(sizes) > 1:
