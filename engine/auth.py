@@ -132,6 +132,7 @@ def _store_rotated(value: str) -> None:
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file that already existed (e.g. made by `touch`) keeps its mode
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value)
 

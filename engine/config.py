@@ -126,7 +126,7 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
     docs, problems = load_documents(text, shown)
     if problems:
         raise InvalidFiles(problems)
-    docs = [d for d in docs if d is not None]
+    docs = [d for _, d in docs if d is not None]
     if len(docs) > 1:
         raise InvalidFiles([Problem(shown, 0, 0, "", "holds several YAML documents; keep one")])
     doc = docs[0] if docs else LocatedDict()

@@ -7,12 +7,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from engine.config import Config, Environment
 from engine.errors import InvalidFiles, Problem
 from engine.model import MANAGEABLE, READ_ONLY, RELATIONSHIPS, RulesetFields, RulesetFile
-from engine.yamlio import LocatedDict, load_documents, position_of, read_text, validation_problems
+from engine.yamlio import (
+    DuplicateKey,
+    LocatedDict,
+    fast_documents,
+    load_documents,
+    position_of,
+    read_text,
+    validation_problems,
+)
 
 FILE_FIELDS = ("name", "previousNames", *MANAGEABLE)
 RefValue = str | dict[str, int] | None
@@ -153,33 +162,56 @@ def _read_files(config: Config, problems: list[Problem]) -> list[_Parsed]:
         if text is None:
             problems.extend(file_problems)
             continue
-        docs, file_problems = load_documents(text, shown)
-        problems.extend(file_problems)
-        for doc in docs:
+        fast = _parse_fast(text, shown)
+        parsed.extend(fast if fast is not None else _parse_located(text, shown, problems))
+    return parsed
+
+
+def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
+    """The common case, a file without problems, without tracking positions; None when the
+    file has any problem (it is then read again, with positions, to report them)."""
+    try:
+        docs = fast_documents(text)
+        parsed = []
+        for line, doc in docs:
             if doc is None:
-                continue  # an empty document, e.g. a trailing `---`
-            if not isinstance(doc, LocatedDict):
-                line, col = getattr(doc, "position", (1, 1))
-                problems.append(
-                    Problem(
-                        shown,
-                        line,
-                        col,
-                        "",
-                        f"each YAML document must be a mapping of ruleset fields, got {_kind(doc)}",
-                    )
-                )
                 continue
-            try:
-                model = RulesetFile.model_validate(doc)
-            except ValidationError as err:
-                problems.extend(
-                    validation_problems(
-                        err, doc=doc, path=shown, known_fields=FILE_FIELDS, read_only=READ_ONLY
-                    )
+            if not isinstance(doc, dict):
+                return None
+            parsed.append(_Parsed(RulesetFile.model_validate(doc), shown, line))
+        return parsed
+    except (yaml.YAMLError, DuplicateKey, ValidationError, RecursionError):
+        return None
+
+
+def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Parsed]:
+    docs, file_problems = load_documents(text, shown)
+    problems.extend(file_problems)
+    parsed: list[_Parsed] = []
+    for line, doc in docs:
+        if doc is None:
+            continue  # an empty document, e.g. a trailing `---`
+        if not isinstance(doc, LocatedDict):
+            problems.append(
+                Problem(
+                    shown,
+                    line,
+                    1,
+                    "",
+                    f"each YAML document must be a mapping of ruleset fields, got {_kind(doc)}",
                 )
-                continue
-            parsed.append(_Parsed(model, shown, doc.position[0]))
+            )
+            continue
+        try:
+            model = RulesetFile.model_validate(doc)
+        except ValidationError as err:
+            problems.extend(
+                validation_problems(
+                    err, doc=doc, path=shown, known_fields=FILE_FIELDS, read_only=READ_ONLY
+                )
+            )
+            continue
+        parsed.append(_Parsed(model, shown, line))
     return parsed
 
 

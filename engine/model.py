@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import reprlib
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -12,6 +13,7 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    StrictStr,
     StringConstraints,
     WithJsonSchema,
 )
@@ -72,8 +74,8 @@ def parse_duration(value: Any) -> Any:
         match = _DURATION.match(value)
         if not match:
             raise ValueError(
-                f"not a duration: {value!r} (use whole seconds or a number with s, m, h, d or w,"
-                " e.g. 90s, 15m, 2h, 3d, 1w)"
+                f"not a duration: {reprlib.repr(value)} (use whole seconds or a number with"
+                " s, m, h, d or w, e.g. 90s, 15m, 2h, 3d, 1w)"
             )
         return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     return value
@@ -88,14 +90,16 @@ def format_duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
-NonNegative = Annotated[StrictInt, Field(ge=0)]
+# Outreach stores these as 32-bit integers; a larger value would only fail at apply time.
+INT_MAX = 2_147_483_647
+NonNegative = Annotated[StrictInt, Field(ge=0, le=INT_MAX)]
 Duration = Annotated[
     NonNegative,
     BeforeValidator(parse_duration),
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "integer", "minimum": 0},
+                {"type": "integer", "minimum": 0, "maximum": INT_MAX},
                 {"type": "string", "pattern": r"^\s*\d+\s*[smhdw]?\s*$"},
             ],
             "description": "Seconds: an integer, or a duration such as 90s, 15m, 2h, 3d, 1w.",
@@ -111,11 +115,11 @@ class IdRef(BaseModel):
     id: Annotated[StrictInt, Field(ge=1)]
 
 
-Ref = Annotated[str, StringConstraints(min_length=1, max_length=255)] | IdRef
+Ref = Annotated[StrictStr, StringConstraints(min_length=1, max_length=255)] | IdRef
 
 
-Str4 = Annotated[str, StringConstraints(max_length=4)]
-Str255 = Annotated[str, StringConstraints(max_length=255)]
+Str4 = Annotated[StrictStr, StringConstraints(max_length=4)]
+Str255 = Annotated[StrictStr, StringConstraints(max_length=255)]
 
 
 class RulesetFields(BaseModel):
@@ -154,7 +158,7 @@ class RulesetFields(BaseModel):
     callTaskPriorityFromClicks: Ref | None = None
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_LIMIT)]
+Name = Annotated[StrictStr, StringConstraints(min_length=1, max_length=NAME_LIMIT)]
 
 
 class RulesetFile(RulesetFields):

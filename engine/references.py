@@ -24,9 +24,23 @@ class References:
     """Labels of the reference data that was read: ``{"stage": {2: "Approaching"}}``."""
 
     labels: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    _index: dict[str, dict[str, list[int]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def label(self, kind: str, ref_id: int) -> str | None:
         return self.labels.get(kind, {}).get(ref_id)
+
+    def ids_named(self, kind: str, label: str) -> list[int]:
+        """Ids whose label is ``label`` (emails compare without case); one index per kind."""
+        fold = kind == "user"
+        index = self._index.get(kind)
+        if index is None:
+            index = {}
+            for ref_id, name in self.labels.get(kind, {}).items():
+                index.setdefault(name.lower() if fold else name, []).append(ref_id)
+            self._index[kind] = index
+        return index.get(label.lower() if fold else label, [])
 
     def to_json(self) -> dict[str, dict[str, str]]:
         return {
@@ -74,10 +88,7 @@ def resolve(kind: str, ref: str | dict[str, int], refs: References) -> tuple[int
     if isinstance(ref, dict):
         return ref["id"], ""
     labels = refs.labels.get(kind, {})
-    fold = kind == "user"  # emails compare without case
-    hits = [
-        i for i, label in labels.items() if (label.lower() == ref.lower() if fold else label == ref)
-    ]
+    hits = refs.ids_named(kind, ref)
     word = KINDS[kind][2]
     if len(hits) == 1:
         return hits[0], ""

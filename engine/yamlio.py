@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,69 @@ class DuplicateKey(Exception):
         super().__init__(f"duplicate key {key!r}")
 
 
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """Safe loader (libyaml when present) that records positions and refuses duplicate keys."""
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxlevel = 60, 60, 5, 5, 3
+
+
+def short(value: Any) -> str:
+    """A repr for messages: bounded, however large or deep the value (aliases can nest)."""
+    return _SHORT.repr(value)
+
+
+def printable(text: str) -> str:
+    """A key as a message may show it: control characters escaped, one line always."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
+class _Guarded(_BaseLoader):  # type: ignore[misc]
+    """A safe loader (libyaml when present) whose value errors carry the node's position:
+    ``!!int x`` must be a located problem, not a traceback."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {short(node.value)} as {node.tag}", node.start_mark
+            ) from None
+
+
+class _Fast(_Guarded):
+    """Plain dicts and lists, duplicate keys refused: the fast path for files without problems
+    (positions are only needed to report one, and then the file is read again with them)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        pairs = [
+            (self.construct_object(k, deep=True), self.construct_object(v, deep=True))
+            for k, v in node.value
+        ]
+        try:
+            result = dict(pairs)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a plain value", node.start_mark
+            ) from None
+        if len(result) != len(pairs):
+            raise DuplicateKey("?", (0, 0), (0, 0))
+        return result
+
+
+def fast_documents(text: str) -> list[tuple[int, Any]]:
+    """(line, document) for every document; raises on any problem (then use load_documents)."""
+    loader = _Fast(text)
+    try:
+        docs = []
+        while loader.check_node():
+            node = loader.get_node()
+            docs.append((node.start_mark.line + 1, loader.construct_document(node)))
+        return docs
+    finally:
+        loader.dispose()
+
+
+class _Loader(_Guarded):
+    """Records positions of every key and value, and refuses duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LocatedDict:
         self.flatten_mapping(node)
@@ -74,15 +136,18 @@ _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
 
 
-def load_documents(text: str, path: str) -> tuple[list[Any], list[Problem]]:
-    """Every document in ``text``; a syntax error, unsafe tag or duplicate key is a Problem.
+def load_documents(text: str, path: str) -> tuple[list[tuple[int, Any]], list[Problem]]:
+    """(line, document) for every document in ``text``, with positions; a syntax error, unsafe
+    tag or duplicate key is a Problem.
 
     Documents before the first broken one are still returned, so their problems show too.
     """
-    docs: list[Any] = []
+    docs: list[tuple[int, Any]] = []
+    loader = _Loader(text)
     try:
-        for doc in yaml.load_all(text, Loader=_Loader):
-            docs.append(doc)
+        while loader.check_node():
+            node = loader.get_node()
+            docs.append((node.start_mark.line + 1, loader.construct_document(node)))
         return docs, []
     except DuplicateKey as err:
         line, col = err.again
@@ -91,7 +156,7 @@ def load_documents(text: str, path: str) -> tuple[list[Any], list[Problem]]:
                 path,
                 line,
                 col,
-                str(err.key),
+                printable(str(err.key)),
                 f"duplicate key (first at line {err.first[0]}); keep only one",
             )
         ]
@@ -102,8 +167,24 @@ def load_documents(text: str, path: str) -> tuple[list[Any], list[Problem]]:
         if "constructor" in message or "tag" in message:
             message += " (only plain YAML is allowed: no tags such as !!python/...)"
         return docs, [Problem(path, line, col, "", f"YAML error: {message}")]
+    except yaml.reader.ReaderError as err:
+        line = text.count("\n", 0, err.position) + 1
+        col = err.position - text.rfind("\n", 0, err.position)
+        return docs, [
+            Problem(
+                path,
+                line,
+                col,
+                "",
+                f"YAML error: character #x{err.character:04x} is not allowed in YAML; remove it",
+            )
+        ]
     except yaml.YAMLError as err:
-        return docs, [Problem(path, 0, 0, "", f"YAML error: {err}")]
+        return docs, [Problem(path, 0, 0, "", "YAML error: " + " ".join(str(err).split()))]
+    except RecursionError:
+        return docs, [Problem(path, 0, 0, "", "YAML error: nested too deeply to be a ruleset")]
+    finally:
+        loader.dispose()
 
 
 def read_text(path: Path, shown: str) -> tuple[str | None, list[Problem]]:
@@ -152,21 +233,23 @@ def _message(error: Any) -> str:
     value = error.get("input")
     ctx = error.get("ctx") or {}
     if kind == "string_too_long":
-        return f"at most {ctx['max_length']} characters, got {value!r}"
+        return f"at most {ctx['max_length']} characters, got {short(value)}"
     if kind == "string_too_short":
         return "must not be empty"
+    if kind == "less_than_equal":
+        return f"must be {ctx['le']} or less, got {short(value)}"
     if kind == "greater_than_equal":
-        return f"must be {ctx['ge']} or more, got {value!r}"
+        return f"must be {ctx['ge']} or more, got {short(value)}"
     if kind == "literal_error":
-        return f"must be one of {ctx['expected']}, got {value!r}"
+        return f"must be one of {ctx['expected']}, got {short(value)}"
     if kind in ("int_type", "int_parsing"):
-        return f"must be a whole number, got {value!r}"
+        return f"must be a whole number, got {short(value)}"
     if kind == "bool_type":
-        return f"must be true or false, got {value!r}"
+        return f"must be true or false, got {short(value)}"
     if kind == "string_type":
-        return f"must be a string, got {value!r}"
+        return f"must be a string, got {short(value)}"
     if kind == "list_type":
-        return f"must be a list, got {value!r}"
+        return f"must be a list, got {short(value)}"
     if kind == "missing":
         return "is required"
     if kind == "value_error":
@@ -214,7 +297,9 @@ def validation_problems(
                 path,
                 line,
                 col,
-                ".".join(str(p) for p in loc if p not in ("constrained-str", "IdRef", "str")),
+                ".".join(
+                    printable(str(p)) for p in loc if p not in ("constrained-str", "IdRef", "str")
+                ),
                 message,
             )
         )
@@ -233,7 +318,9 @@ def _walk(doc: Any, loc: Sequence[Any]) -> Any:
 def _ref_message(error: Any) -> str:
     value = error.get("input")
     if isinstance(value, dict):
-        return f"give a name, an email or {{id: N}} with a positive whole number, got {value!r}"
+        return (
+            f"give a name, an email or {{id: N}} with a positive whole number, got {short(value)}"
+        )
     if error["type"] == "string_too_long":
         return _message(error)
-    return f"must be a name, an email, {{id: N}} or null, got {value!r}"
+    return f"must be a name, an email, {{id: N}} or null, got {short(value)}"

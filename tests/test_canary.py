@@ -226,9 +226,6 @@ def test_oauth_without_out_file_stores_nothing(tmp_path: Path, oauth_org: OAuthO
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True, reason="engine/auth.py: _store_rotated keeps the mode of an existing file"
-)
 def test_rotated_token_file_is_private_even_when_it_existed(
     tmp_path: Path, oauth_org: OAuthOrg
 ) -> None:
