@@ -180,8 +180,18 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
                 return None
             parsed.append(_Parsed(RulesetFile.model_validate(doc), shown, line))
         return parsed
-    except (yaml.YAMLError, DuplicateKey, ValidationError, RecursionError):
-        return None
+    except (
+        yaml.YAMLError,
+        DuplicateKey,
+        ValidationError,
+        RecursionError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        OverflowError,
+    ):
+        return None  # a constructor choked on an explicit tag: the located reading says where
 
 
 def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Parsed]:

@@ -67,9 +67,10 @@ class _Guarded(_BaseLoader):  # type: ignore[misc]
             ) from None
 
 
-class _Fast(_Guarded):
-    """Plain dicts and lists, duplicate keys refused: the fast path for files without problems
-    (positions are only needed to report one, and then the file is read again with them)."""
+class _Fast(_BaseLoader):  # type: ignore[misc]
+    """Plain dicts and lists, duplicate keys refused: the fast path for files without problems.
+    Positions are only needed to report a problem: on any error the caller reads the file again
+    with ``load_documents`` (positions, guarded constructors)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         self.flatten_mapping(node)
