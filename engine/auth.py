@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -13,6 +14,7 @@ import requests
 from engine.config import Auth, env_value
 from engine.errors import AuthError
 
+log = logging.getLogger(__name__)
 MINT_INTERVAL_S = 60.0  # Outreach's token endpoint allows one mint per minute
 REFRESH_OUT_ENV = "RULESYNC_REFRESH_TOKEN_OUT"
 
@@ -128,6 +130,11 @@ class OAuthRefresh:
 def _store_rotated(value: str) -> None:
     out = os.environ.get(REFRESH_OUT_ENV)
     if not out:
+        log.warning(
+            "the OAuth token endpoint rotated the refresh token and the old one no longer "
+            "works; set %s to a file path to keep the new one",
+            REFRESH_OUT_ENV,
+        )
         return
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -83,6 +83,7 @@ def handle_errors(func: F) -> F:
     "--env",
     "env_name",
     envvar="RULESYNC_ENV",
+    metavar="NAME",
     default=None,
     help="Environment from rulesync.yaml (default: its default_environment; env RULESYNC_ENV).",
 )

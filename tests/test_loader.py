@@ -290,3 +290,11 @@ def test_unknown_environment(project: Project) -> None:
     assert result.exit_code == 1
     assert "unknown environment 'prodution'" in result.output
     assert "known: local" in result.output
+
+
+def test_environment_from_rulesync_env(project: Project) -> None:
+    project.write("rulesets/a.yaml", "name: A\n")
+    project.env["RULESYNC_ENV"] = "staging"
+    result = project.run("plan")
+    assert result.exit_code == 1
+    assert "unknown environment 'staging'" in result.output
