@@ -22,6 +22,10 @@ JSONAPI = "application/vnd.api+json"
 PAGE_SIZE = 1000
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_RETRIES = 8
+# A refused connection is rarely transient (wrong api_url, firewall): give up after ~4 s
+# rather than make someone wait through the full backoff.
+CONNECT_RETRIES = 3
+BACKOFF_MAX_S = 10.0  # with 8 retries, at most ~45 s of backoff before a clear error
 MAX_WAIT_S = 120.0  # a longer Retry-After means the hourly budget is gone: stop, do not hang
 LOW_REMAINING = 20  # below this many requests left in the window, writes are paced
 
@@ -91,11 +95,11 @@ class Client:
         self._reset_at = 0.0
         retry = _Retry(
             total=MAX_RETRIES,
-            connect=MAX_RETRIES,
+            connect=CONNECT_RETRIES,
             read=MAX_RETRIES,
             status=MAX_RETRIES,
             backoff_factor=backoff_factor,
-            backoff_max=30,
+            backoff_max=BACKOFF_MAX_S,
             backoff_jitter=0.2,
             status_forcelist=RETRY_STATUSES,
             allowed_methods=frozenset({"GET", "PATCH", "DELETE"}),
