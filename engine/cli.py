@@ -369,11 +369,17 @@ def _apply(the_plan: Plan, client: Client, parallelism: int) -> None:
 @main.command()
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@click.pass_context
 @handle_errors
-def show(plan_file: Path, fmt: str) -> None:
-    """Render a saved plan file (from `rulesync plan --out`)."""
+def show(ctx: click.Context, plan_file: Path, fmt: str) -> None:
+    """Render a saved plan file (from `rulesync plan --out`).
+
+    The plan is checked against the safety rules of rulesync.yaml, so an unsafe plan is
+    flagged here as it was by `plan`. Nothing is read from or written to the API.
+    """
     the_plan = read_plan(plan_file)
-    click.echo(_render(the_plan, fmt, []), nl=False)
+    warnings = refusals(the_plan, _policy(_config(ctx)))
+    click.echo(_render(the_plan, fmt, warnings), nl=False)
 
 
 @main.command()

@@ -205,10 +205,13 @@ def test_unsafe_plans_are_shown_in_full_then_exit_3(setup: tuple[Project, Org]) 
     for i in range(3):
         org.create(f"Old {i}")
     project.ruleset("Keep")
-    result = project.run("plan", "--prune")
+    result = project.run("plan", "--prune", "--out", "plan.json")
     assert result.exit_code == 3
     assert result.stdout.count("- delete") == 3  # reviewers still see it
     assert "deletes every live managed ruleset (3 of 3)" in result.output
+    shown = project.run("show", "plan.json", "--format", "markdown")
+    assert shown.exit_code == 0
+    assert "This plan is unsafe and will be refused" in shown.stdout
 
 
 def test_threshold_refuses_mass_updates_with_numbers(setup: tuple[Project, Org]) -> None:
