@@ -64,17 +64,6 @@ class ApiError(RulesyncError):
         self.errors = list(errors)
         super().__init__(message)
 
-    @property
-    def detail(self) -> str:
-        """The API's own error text, joined."""
-        parts = []
-        for err in self.errors:
-            text = str(err.get("detail") or err.get("title") or err.get("id") or "")
-            source = err.get("source")
-            pointer = source.get("pointer") if isinstance(source, dict) else None
-            parts.append(f"{text} ({pointer})" if pointer else text)
-        return "; ".join(p for p in parts if p)
-
 
 class AuthError(ApiError):
     """Missing or rejected credentials."""

@@ -37,10 +37,6 @@ class Desired:
     source: str  # PATH:LINE, for messages
 
     @property
-    def attributes(self) -> dict[str, Any]:
-        return {k: v for k, v in self.fields.items() if k not in RELATIONSHIPS}
-
-    @property
     def relationships(self) -> dict[str, RefValue]:
         return {k: v for k, v in self.fields.items() if k in RELATIONSHIPS}
 
