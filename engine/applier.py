@@ -103,10 +103,8 @@ def resource_body(
     return body
 
 
-def _changed_fields(change: Change) -> list[str]:
-    return [
-        op["path"].split("/", 2)[2].replace("~1", "/").replace("~0", "~") for op in change.patch
-    ]
+def _changed_fields(patch: Iterable[dict[str, Any]]) -> list[str]:
+    return [op["path"].split("/", 2)[2].replace("~1", "/").replace("~0", "~") for op in patch]
 
 
 def _create(client: Client, change: Change) -> Outcome:
@@ -135,8 +133,7 @@ def _create(client: Client, change: Change) -> Outcome:
             fields = [*after.get("attributes", {}), *after.get("relationships", {})]
             patch = diff(live_document(found, fields), after)
             if patch and rid is not None:
-                fix = Change(action="update", name=change.name, id=rid, patch=tuple(patch))
-                client.update(KIND, rid, resource_body(after, rid=rid, only=_changed_fields(fix)))
+                client.update(KIND, rid, resource_body(after, rid=rid, only=_changed_fields(patch)))
             return Outcome(change, True, "created (confirmed after a lost answer)", rid)
         time.sleep(min(2.0**attempt * 0.2, 5.0))
     return Outcome(change, False, f"gave up after {CREATE_ATTEMPTS} attempts: {last}")
@@ -144,7 +141,7 @@ def _create(client: Client, change: Change) -> Outcome:
 
 def _update(client: Client, change: Change) -> Outcome:
     assert change.id is not None and change.after is not None
-    body = resource_body(change.after, rid=change.id, only=_changed_fields(change))
+    body = resource_body(change.after, rid=change.id, only=_changed_fields(change.patch))
     client.update(KIND, change.id, body)
     return Outcome(change, True, "updated", change.id)
 

@@ -17,7 +17,7 @@ import click
 from engine import __version__
 from engine.applier import Outcome, apply_plan, check_stale
 from engine.client import Client
-from engine.config import Config, load_config
+from engine.config import Config, Environment, load_config
 from engine.documents import live_document, resource_name
 from engine.emulator.cli import emulator
 from engine.errors import (
@@ -29,7 +29,7 @@ from engine.errors import (
     UnsafePlan,
 )
 from engine.export import plan_files, ruleset_yaml, write_files
-from engine.loader import load_desired, matches
+from engine.loader import Desired, load_desired, matches
 from engine.model import RELATIONSHIPS, ruleset_json_schema
 from engine.plan import Plan, read_plan, write_plan
 from engine.planner import Settings, build_plan
@@ -148,24 +148,33 @@ def _render(plan: Plan, fmt: str, warnings: list[str]) -> str:
     return render_text(plan, color=_color(), warnings=warnings)
 
 
-def _make_plan(
-    ctx: click.Context, *, prune: bool, targets: tuple[str, ...], parallelism: int = 4
-) -> tuple[Config, Plan]:
+def _environment(ctx: click.Context) -> tuple[Config, Environment, list[Desired]]:
+    """Config, the chosen environment and its desired rulesets: all offline, before connecting."""
     config = _config(ctx)
     env = config.environment(ctx.obj["env_name"])
-    desired = load_desired(config, env)
-    with connect(config, env, parallelism=parallelism) as client:
-        live = read_live(client, desired)
-        settings = Settings(
-            environment=env.name,
-            api_url=env.api_url,
-            manage=config.manage,
-            protect=config.safety.protect,
-            prune=prune or config.safety.prune,
-            targets=targets,
-            api_requests=client.requests,
-        )
-        return config, build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
+    return config, env, load_desired(config, env)
+
+
+def _make_plan(
+    client: Client,
+    config: Config,
+    env: Environment,
+    desired: list[Desired],
+    *,
+    prune: bool,
+    targets: tuple[str, ...],
+) -> Plan:
+    live = read_live(client, desired)
+    settings = Settings(
+        environment=env.name,
+        api_url=env.api_url,
+        manage=config.manage,
+        protect=config.safety.protect,
+        prune=prune or config.safety.prune,
+        targets=targets,
+        api_requests=client.requests,
+    )
+    return build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
 
 
 @main.command()
@@ -230,7 +239,9 @@ def plan(
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes
     (--detailed-exitcode only), 3 the plan is unsafe (it is still shown in full).
     """
-    config, the_plan = _make_plan(ctx, prune=prune, targets=targets)
+    config, env, desired = _environment(ctx)
+    with connect(config, env) as client:
+        the_plan = _make_plan(client, config, env, desired, prune=prune, targets=targets)
     warnings = refusals(the_plan, _policy(config))
     if out:
         write_plan(the_plan, out)
@@ -303,24 +314,24 @@ def apply(
             check_stale(the_plan, client)
             _apply(the_plan, client, parallelism)
         return
-    config, the_plan = _make_plan(ctx, prune=prune, targets=targets, parallelism=parallelism)
-    click.echo(render_text(the_plan, color=_color()), nl=False)
-    overridden = check(the_plan, _policy(config), force=force)
-    for reason in overridden:
-        click.echo(f"Warning: applying an unsafe plan (--force): {reason}", err=True)
-    if not the_plan.has_changes:
-        return
-    if not yes:
-        if not sys.stdin.isatty():
-            raise ConfigError(
-                "refusing to apply without confirmation: there is no terminal "
-                "to ask on; pass --yes (or apply a reviewed plan file)"
-            )
-        click.confirm(f"Apply these changes to {the_plan.environment!r}?", abort=True)
-    env = config.environment(ctx.obj["env_name"])
+    config, env, desired = _environment(ctx)
     with connect(config, env, parallelism=parallelism) as client:
-        # the confirmation may have taken a while: apply only if nothing moved meanwhile
-        check_stale(the_plan, client)
+        the_plan = _make_plan(client, config, env, desired, prune=prune, targets=targets)
+        click.echo(render_text(the_plan, color=_color()), nl=False)
+        overridden = check(the_plan, _policy(config), force=force)
+        for reason in overridden:
+            click.echo(f"Warning: applying an unsafe plan (--force): {reason}", err=True)
+        if not the_plan.has_changes:
+            return
+        if not yes:
+            if not sys.stdin.isatty():
+                raise ConfigError(
+                    "refusing to apply without confirmation: there is no terminal "
+                    "to ask on; pass --yes (or apply a reviewed plan file)"
+                )
+            click.confirm(f"Apply these changes to {the_plan.environment!r}?", abort=True)
+            # the answer may have taken a while: apply only if nothing moved meanwhile
+            check_stale(the_plan, client)
         _apply(the_plan, client, parallelism)
 
 
