@@ -40,6 +40,11 @@ class Project:
         stem = file or name.lower().replace(" ", "-")
         return self.write(f"rulesets/{stem}.yaml", f"name: {name}\n" + textwrap.dedent(body))
 
+    def configure(self, text: str) -> None:
+        """Add settings to the project's rulesync.yaml."""
+        config = self.root / "rulesync.yaml"
+        config.write_text(config.read_text(encoding="utf-8") + textwrap.dedent(text))
+
     def run(self, *args: str, input: str | None = None) -> Result:
         """`rulesync ARGS` in the project's folder; exceptions are not swallowed."""
         with cwd(self.root):

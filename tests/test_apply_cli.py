@@ -22,6 +22,28 @@ def setup(tmp_path: Path, emulator: Any) -> tuple[Project, Org]:
     return api_project(tmp_path, emulator)
 
 
+def start_apply(
+    project: Project, org: Org, *, latency_ms: int, capture: bool
+) -> subprocess.Popen[str]:
+    """`rulesync apply --yes` as its own process, slowed by latency so it can be stopped."""
+    org.faults(latency_ms=latency_ms)
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "apply", "--yes"],
+        cwd=project.root,
+        env={**os.environ, **project.env},
+        stdout=output,
+        stderr=output,
+        text=True,
+    )
+
+
+def wait_for_creates(org: Org, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while org.route("POST /api/v2/rulesets") < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def converged(project: Project) -> bool:
     return project.run("plan", "--detailed-exitcode", "--prune").exit_code == 0
 
@@ -180,18 +202,8 @@ def test_killed_apply_rerun_converges_without_duplicates(tmp_path: Path, emulato
     project, org = api_project(tmp_path, emulator)
     for i in range(40):
         project.ruleset(f"R{i:02}")
-    org.faults(latency_ms=50)
-    env = {**os.environ, **project.env}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "apply", "--yes"],
-        cwd=project.root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while org.route("POST /api/v2/rulesets") < 8 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    proc = start_apply(project, org, latency_ms=50, capture=False)
+    wait_for_creates(org, 8)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     partial = len(org.names())
@@ -232,19 +244,8 @@ def test_ctrl_c_stops_new_writes_and_a_rerun_converges(tmp_path: Path, emulator:
     project, org = api_project(tmp_path, emulator)
     for i in range(40):
         project.ruleset(f"R{i:02}")
-    org.faults(latency_ms=60)
-    env = {**os.environ, **project.env}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "apply", "--yes"],
-        cwd=project.root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while org.route("POST /api/v2/rulesets") < 6 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    proc = start_apply(project, org, latency_ms=60, capture=True)
+    wait_for_creates(org, 6)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 4, err

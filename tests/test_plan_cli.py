@@ -216,11 +216,7 @@ def test_unsafe_plans_are_shown_in_full_then_exit_3(setup: tuple[Project, Org]) 
 
 def test_threshold_refuses_mass_updates_with_numbers(setup: tuple[Project, Org]) -> None:
     project, org = setup
-    project.write(
-        "rulesync.yaml",
-        (project.root / "rulesync.yaml").read_text()
-        + "safety: {max_change_percent: 30, min_existing: 4}\n",
-    )
+    project.configure("safety: {max_change_percent: 30, min_existing: 4}\n")
     for i in range(5):
         org.create(f"R{i}", includeUnsubscribeLinks=False)
         project.ruleset(f"R{i}", f"includeUnsubscribeLinks: {'true' if i < 2 else 'false'}\n")
@@ -235,11 +231,7 @@ def test_threshold_refuses_mass_updates_with_numbers(setup: tuple[Project, Org])
 
 def test_protect_and_manage_are_never_deleted(setup: tuple[Project, Org]) -> None:
     project, org = setup
-    project.write(
-        "rulesync.yaml",
-        (project.root / "rulesync.yaml").read_text()
-        + "manage: ['Team *', 'Default*']\nsafety: {protect: ['Default*']}\n",
-    )
+    project.configure("manage: ['Team *', 'Default*']\nsafety: {protect: ['Default*']}\n")
     for name in ("Default ruleset", "Team old", "Team b", "Marketing"):
         org.create(name)
     project.ruleset("Team a")
