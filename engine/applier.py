@@ -11,10 +11,17 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.client import PAGE_SIZE, Client, OutcomeUnknown
-from engine.documents import Document, diff, fingerprint, live_document, resource_id, resource_name
-from engine.errors import ApiError, StalePlan
-from engine.plan import Action, Change, Plan
+from rulesync.client import PAGE_SIZE, Client, OutcomeUnknown
+from rulesync.documents import (
+    Document,
+    diff,
+    fingerprint,
+    live_document,
+    resource_id,
+    resource_name,
+)
+from rulesync.errors import ApiError, StalePlan
+from rulesync.plan import Action, Change, Plan
 
 log = logging.getLogger(__name__)
 KIND = "rulesets"

@@ -11,8 +11,8 @@ from typing import Protocol
 
 import requests
 
-from engine.config import Auth, env_value
-from engine.errors import AuthError
+from rulesync.config import Auth, env_value
+from rulesync.errors import AuthError
 
 log = logging.getLogger(__name__)
 MINT_INTERVAL_S = 60.0  # Outreach's token endpoint allows one mint per minute

@@ -14,13 +14,13 @@ from typing import Any, TypeVar
 
 import click
 
-from engine import __version__
-from engine.applier import Outcome, apply_plan, check_stale
-from engine.client import Client
-from engine.config import Config, Environment, load_config
-from engine.documents import live_document, resource_name
-from engine.emulator.cli import emulator
-from engine.errors import (
+from rulesync import __version__
+from rulesync.applier import Outcome, apply_plan, check_stale
+from rulesync.client import Client
+from rulesync.config import Config, Environment, load_config
+from rulesync.documents import live_document, resource_name
+from rulesync.emulator.cli import emulator
+from rulesync.errors import (
     ApplyFailed,
     ConfigError,
     InvalidFiles,
@@ -28,15 +28,15 @@ from engine.errors import (
     RulesyncError,
     UnsafePlan,
 )
-from engine.export import plan_files, ruleset_yaml, write_files
-from engine.loader import Desired, load_desired, matches
-from engine.model import RELATIONSHIPS, ruleset_json_schema
-from engine.plan import Plan, read_plan, write_plan
-from engine.planner import Settings, build_plan
-from engine.references import KINDS, References, labels_from
-from engine.render import render_json, render_markdown, render_text
-from engine.safety import Policy, check, refusals
-from engine.session import connect, read_live
+from rulesync.export import plan_files, ruleset_yaml, write_files
+from rulesync.loader import Desired, load_desired, matches
+from rulesync.model import RELATIONSHIPS, ruleset_json_schema
+from rulesync.plan import Plan, read_plan, write_plan
+from rulesync.planner import Settings, build_plan
+from rulesync.references import KINDS, References, labels_from
+from rulesync.render import render_json, render_markdown, render_text
+from rulesync.safety import Policy, check, refusals
+from rulesync.session import connect, read_live
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,7 +112,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def _setup_logging() -> None:
     """Warnings of our own on stderr, one line each; urllib3's retry chatter stays quiet
     (retries are counted in the plan header and the apply summary instead)."""
-    root = logging.getLogger("engine")
+    root = logging.getLogger("rulesync")
     if not root.handlers:
         handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))

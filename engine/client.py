@@ -13,8 +13,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from engine.auth import TokenSource
-from engine.errors import ApiError, AuthError
+from rulesync.auth import TokenSource
+from rulesync.errors import ApiError, AuthError
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
-from engine.errors import ConfigError, InvalidFiles, Problem
-from engine.yamlio import LocatedDict, load_documents, read_text, suggest, validation_problems
+from rulesync.errors import ConfigError, InvalidFiles, Problem
+from rulesync.yamlio import LocatedDict, load_documents, read_text, suggest, validation_problems
 
 CONFIG_FILE = "rulesync.yaml"
 EMBEDDED = "embedded"

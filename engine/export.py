@@ -9,10 +9,10 @@ from typing import Any
 
 import yaml
 
-from engine.documents import live_document, resource_name
-from engine.errors import ConfigError
-from engine.model import ATTRIBUTES, DURATION_FIELDS, RELATIONSHIPS, format_duration
-from engine.references import References
+from rulesync.documents import live_document, resource_name
+from rulesync.errors import ConfigError
+from rulesync.model import ATTRIBUTES, DURATION_FIELDS, RELATIONSHIPS, format_duration
+from rulesync.references import References
 
 HEADER = (
     "# Exported from Outreach by `rulesync export`. Fields left out are not managed;\n"

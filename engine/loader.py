@@ -10,10 +10,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from engine.config import Config, Environment
-from engine.errors import InvalidFiles, Problem
-from engine.model import MANAGEABLE, READ_ONLY, RELATIONSHIPS, RulesetFields, RulesetFile
-from engine.yamlio import (
+from rulesync.config import Config, Environment
+from rulesync.errors import InvalidFiles, Problem
+from rulesync.model import MANAGEABLE, READ_ONLY, RELATIONSHIPS, RulesetFields, RulesetFile
+from rulesync.yamlio import (
     DuplicateKey,
     LocatedDict,
     fast_documents,

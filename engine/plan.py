@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.errors import ConfigError
-from engine.references import References
+from rulesync.errors import ConfigError
+from rulesync.references import References
 
 FORMAT_VERSION = 1
 Action = Literal["create", "update", "delete"]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.documents import (
+from rulesync.documents import (
     Document,
     diff,
     fingerprint,
@@ -16,12 +16,12 @@ from engine.documents import (
     resource_id,
     resource_name,
 )
-from engine.errors import PlanError, UnknownReference
-from engine.loader import Desired, matches
-from engine.model import RELATIONSHIPS
-from engine.plan import Change, Plan
-from engine.references import References, resolve
-from engine.yamlio import closest
+from rulesync.errors import PlanError, UnknownReference
+from rulesync.loader import Desired, matches
+from rulesync.model import RELATIONSHIPS
+from rulesync.plan import Change, Plan
+from rulesync.references import References, resolve
+from rulesync.yamlio import closest
 
 
 @dataclass(frozen=True)

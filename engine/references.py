@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.documents import resource_id
-from engine.loader import Desired
-from engine.model import RELATIONSHIPS
-from engine.yamlio import closest
+from rulesync.documents import resource_id
+from rulesync.loader import Desired
+from rulesync.model import RELATIONSHIPS
+from rulesync.yamlio import closest
 
 # JSON:API type -> (collection path, attribute that names it, word for messages)
 KINDS: dict[str, tuple[str, str, str]] = {

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from engine.model import DURATION_FIELDS, format_duration
-from engine.plan import Change, Plan
+from rulesync.model import DURATION_FIELDS, format_duration
+from rulesync.plan import Change, Plan
 
 MARKDOWN_LIMIT = 60_000
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}

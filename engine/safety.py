@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.errors import UnsafePlan
-from engine.loader import matches
-from engine.plan import Plan
+from rulesync.errors import UnsafePlan
+from rulesync.loader import matches
+from rulesync.plan import Plan
 
 
 @dataclass(frozen=True)

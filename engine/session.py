@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from engine.auth import StaticToken, token_source
-from engine.client import Client
-from engine.config import Config, Environment
-from engine.loader import Desired
-from engine.references import KINDS, References, kinds_named, labels_from
+from rulesync.auth import StaticToken, token_source
+from rulesync.client import Client
+from rulesync.config import Config, Environment
+from rulesync.loader import Desired
+from rulesync.references import KINDS, References, kinds_named, labels_from
 
 STATE_DIR = ".rulesync"
 
@@ -18,7 +18,7 @@ STATE_DIR = ".rulesync"
 @contextmanager
 def connect(config: Config, env: Environment, *, parallelism: int = 4) -> Iterator[Client]:
     if env.embedded:
-        from engine.emulator.server import start_embedded
+        from rulesync.emulator.server import start_embedded
 
         server = start_embedded(config.root / STATE_DIR / f"{env.name}.sqlite")
         try:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from engine.emulator import EmulatorServer
+from rulesync.emulator import EmulatorServer
 
 TOKEN = "test-token"
 JSONAPI_TYPE = "application/vnd.api+json"

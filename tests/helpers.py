@@ -11,8 +11,8 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from engine.cli import main
-from engine.emulator.server import EmulatorServer
+from rulesync.cli import main
+from rulesync.emulator.server import EmulatorServer
 
 
 @contextmanager
@@ -158,7 +158,7 @@ def run_on_terminal(
     pid, fd = pty.fork()
     if pid == 0:  # the child: rulesync on the terminal
         os.chdir(project.root)
-        os.execve(sys.executable, [sys.executable, "-m", "engine.cli", *args], env)
+        os.execve(sys.executable, [sys.executable, "-m", "rulesync", *args], env)
     output = b""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -29,7 +29,7 @@ def start_apply(
     org.faults(latency_ms=latency_ms)
     output = subprocess.PIPE if capture else subprocess.DEVNULL
     return subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "apply", "--yes"],
+        [sys.executable, "-m", "rulesync", "apply", "--yes"],
         cwd=project.root,
         env={**os.environ, **project.env},
         stdout=output,

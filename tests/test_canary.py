@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from engine.emulator.server import EmulatorServer
+from rulesync.emulator.server import EmulatorServer
 
 TOKEN_ENV = "RULESYNC_CANARY_TOKEN"
 
@@ -34,7 +34,7 @@ class Runs:
 
     def __call__(self, *args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
-            [sys.executable, "-m", "engine.cli", *args],
+            [sys.executable, "-m", "rulesync", *args],
             cwd=self.root,
             env={**os.environ, "NO_COLOR": "1", **self.env},
             capture_output=True,

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from urllib3 import HTTPResponse
 
-from engine.auth import OAuthRefresh, StaticToken
-from engine.client import Client, OutcomeUnknown, RetryWaitTooLong, _Retry
-from engine.emulator.server import EmulatorServer
-from engine.errors import ApiError, AuthError
+from rulesync.auth import OAuthRefresh, StaticToken
+from rulesync.client import Client, OutcomeUnknown, RetryWaitTooLong, _Retry
+from rulesync.emulator.server import EmulatorServer
+from rulesync.errors import ApiError, AuthError
 from tests.helpers import Org
 
 

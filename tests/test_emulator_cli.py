@@ -22,7 +22,7 @@ def rulesync_command() -> list[str]:
     script = Path(sys.executable).with_name("rulesync")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from engine.cli import main; main()"]
+    return [sys.executable, "-c", "from rulesync.cli import main; main()"]
 
 
 class Serve:

@@ -12,7 +12,7 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import requests
 
-from engine.model import RELATIONSHIPS
+from rulesync.model import RELATIONSHIPS
 from tests.conftest import Api
 
 REPO = Path(__file__).resolve().parents[1]

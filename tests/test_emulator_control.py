@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from engine.emulator import EmulatorServer
+from rulesync.emulator import EmulatorServer
 from tests.conftest import Api
 
 

@@ -43,7 +43,7 @@ def test_page_size_two_over_five(api: Api) -> None:
 
 
 def test_default_page_size_is_50_and_max_is_1000(api: Api, emulator: Any) -> None:
-    from engine.emulator.resources import RulesetWrite
+    from rulesync.emulator.resources import RulesetWrite
 
     for i in range(1001):
         emulator.store.create_ruleset(

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from engine.emulator import EmulatorServer, start_embedded
-from engine.emulator.seed import SeedError
+from rulesync.emulator import EmulatorServer, start_embedded
+from rulesync.emulator.seed import SeedError
 
 HEADERS = {"Authorization": "Bearer t"}
 

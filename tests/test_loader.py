@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import load_config
-from engine.loader import load_desired
+from rulesync.config import load_config
+from rulesync.loader import load_desired
 from tests.helpers import Project
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.emulator.server import EmulatorServer
+from rulesync.emulator.server import EmulatorServer
 from tests.helpers import Org, Project, api_project, run_on_terminal
 
 

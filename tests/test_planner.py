@@ -9,9 +9,9 @@ import jsonpatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.documents import fingerprint
-from engine.loader import Desired
-from engine.model import (
+from rulesync.documents import fingerprint
+from rulesync.loader import Desired
+from rulesync.model import (
     ATTRIBUTES,
     BOOL_FIELDS,
     COUNT_FIELDS,
@@ -20,11 +20,11 @@ from engine.model import (
     RELATIONSHIPS,
     STRING_LIMITS,
 )
-from engine.plan import Plan
-from engine.planner import Settings, build_plan
-from engine.references import References
-from engine.render import render_markdown, render_text
-from engine.safety import Policy, refusals
+from rulesync.plan import Plan
+from rulesync.planner import Settings, build_plan
+from rulesync.references import References
+from rulesync.render import render_markdown, render_text
+from rulesync.safety import Policy, refusals
 
 SETTINGS = Settings(environment="test", api_url="http://api", prune=True)
 

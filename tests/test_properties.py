@@ -21,9 +21,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.cli import main
-from engine.emulator.server import EmulatorServer
-from engine.model import (
+from rulesync.cli import main
+from rulesync.emulator.server import EmulatorServer
+from rulesync.model import (
     BOOL_FIELDS,
     COUNT_FIELDS,
     DURATION_FIELDS,
@@ -333,7 +333,7 @@ def test_validate_subprocess_on_hostile_bytes(tmp_path: Path, content: bytes) ->
     (tmp_path / "rulesets").mkdir()
     (tmp_path / "rulesets" / "bad.yaml").write_bytes(content)
     result = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "validate"],
+        [sys.executable, "-m", "rulesync", "validate"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -288,7 +288,7 @@ def check_script(script: str, cli: click.Group) -> list[str]:
 
 @pytest.fixture(scope="module")
 def cli() -> click.Group:
-    from engine.cli import main
+    from rulesync.cli import main
 
     assert isinstance(main, click.Group)
     return main

@@ -18,17 +18,17 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from engine.emulator.faults import Faults, RateLimiter, Stats, parse_faults
-from engine.emulator.jsonapi import JSONAPI, ApiError, fail, json_response
-from engine.emulator.listing import encode_cursor, parse_list_query
-from engine.emulator.oauth import OAuthIssuer
-from engine.emulator.resources import parse_ruleset_write, render
-from engine.emulator.store import Row, Store
+from rulesync.emulator.faults import Faults, RateLimiter, Stats, parse_faults
+from rulesync.emulator.jsonapi import JSONAPI, ApiError, fail, json_response
+from rulesync.emulator.listing import encode_cursor, parse_list_query
+from rulesync.emulator.oauth import OAuthIssuer
+from rulesync.emulator.resources import parse_ruleset_write, render
+from rulesync.emulator.store import Row, Store
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-log = logging.getLogger("engine.emulator")
+log = logging.getLogger("rulesync.emulator")
 
 MAX_BODY_BYTES = 1_000_000
 _SQLITE_MAX_INT = 2**63 - 1

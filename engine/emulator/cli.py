@@ -12,8 +12,8 @@ from types import FrameType
 
 import click
 
-from engine.emulator.seed import SeedError
-from engine.emulator.server import EmulatorServer
+from rulesync.emulator.seed import SeedError
+from rulesync.emulator.server import EmulatorServer
 
 
 @click.group()

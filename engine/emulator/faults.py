@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from engine.emulator.jsonapi import fail
+from rulesync.emulator.jsonapi import fail
 
 DEFAULT_RATE_LIMIT = 10_000
 DEFAULT_RATE_WINDOW_S = 3600.0

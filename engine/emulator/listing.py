@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.emulator.jsonapi import ApiError, encodable, fail
+from rulesync.emulator.jsonapi import ApiError, encodable, fail
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000

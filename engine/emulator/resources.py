@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from engine.emulator.jsonapi import ApiError, ErrorItem, encodable, fail, invalid
-from engine.model import (
+from rulesync.emulator.jsonapi import ApiError, ErrorItem, encodable, fail, invalid
+from rulesync.model import (
     BOOL_FIELDS,
     COUNT_FIELDS,
     DURATION_FIELDS,

@@ -14,9 +14,9 @@ from typing import Any
 
 import yaml
 
-from engine.emulator.jsonapi import encodable
-from engine.emulator.resources import ALL_ATTRIBUTES, is_int
-from engine.model import RELATIONSHIPS
+from rulesync.emulator.jsonapi import encodable
+from rulesync.emulator.resources import ALL_ATTRIBUTES, is_int
+from rulesync.model import RELATIONSHIPS
 
 try:
     from yaml import CSafeLoader as SafeLoader

@@ -13,12 +13,12 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from engine.emulator.app import EmulatorApp
-from engine.emulator.oauth import OAuthIssuer
-from engine.emulator.seed import load_seed_file
-from engine.emulator.store import Store
+from rulesync.emulator.app import EmulatorApp
+from rulesync.emulator.oauth import OAuthIssuer
+from rulesync.emulator.seed import load_seed_file
+from rulesync.emulator.store import Store
 
-log = logging.getLogger("engine.emulator")
+log = logging.getLogger("rulesync.emulator")
 
 
 class QuietHandler(WSGIRequestHandler):

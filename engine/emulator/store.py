@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.emulator.jsonapi import now_iso
-from engine.emulator.listing import ListQuery, order_clause, where_clause
-from engine.emulator.resources import ALL_ATTRIBUTES, RulesetWrite, dumps, relationship_json
-from engine.emulator.seed import DEFAULT_SEED, Seed, parse_seed
-from engine.model import RELATIONSHIPS
+from rulesync.emulator.jsonapi import now_iso
+from rulesync.emulator.listing import ListQuery, order_clause, where_clause
+from rulesync.emulator.resources import ALL_ATTRIBUTES, RulesetWrite, dumps, relationship_json
+from rulesync.emulator.seed import DEFAULT_SEED, Seed, parse_seed
+from rulesync.model import RELATIONSHIPS
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

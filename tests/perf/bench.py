@@ -36,8 +36,8 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from engine.emulator.server import EmulatorServer  # noqa: E402
-from engine.model import DURATION_FIELDS, format_duration  # noqa: E402
+from rulesync.emulator.server import EmulatorServer  # noqa: E402
+from rulesync.model import DURATION_FIELDS, format_duration  # noqa: E402
 
 TOKEN_ENV = "RULESYNC_BENCH_TOKEN"
 JSONAPI = "application/vnd.api+json"
@@ -211,7 +211,7 @@ def report():
         out.write(str(kib))
 atexit.register(report)
 sys.argv[0] = "rulesync"
-runpy.run_module("engine.cli", run_name="__main__", alter_sys=True)
+runpy.run_module("rulesync", run_name="__main__", alter_sys=True)
 """
 
 
