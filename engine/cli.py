@@ -19,6 +19,7 @@ from rulesync.applier import Outcome, apply_plan, check_stale
 from rulesync.client import Client
 from rulesync.config import Config, Environment, load_config
 from rulesync.documents import live_document, resource_name
+from rulesync.duplicates import notes as duplicate_notes
 from rulesync.emulator.cli import emulator
 from rulesync.errors import (
     ApplyFailed,
@@ -174,7 +175,10 @@ def _make_plan(
         targets=targets,
         api_requests=client.requests,
     )
-    return build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
+    the_plan = build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
+    for line in duplicate_notes(desired, live.rulesets, config.manage):
+        click.echo(f"Warning: {line}", err=True)
+    return the_plan
 
 
 @main.command()
