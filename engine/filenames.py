@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
 from anyascii import anyascii
+
+from rulesync.errors import ConfigError
 
 STEM_LIMIT = 60
 # Names Windows refuses for a file, whatever the extension (a repository is shared).
@@ -68,3 +72,23 @@ def inside(path: Path, folder: Path) -> bool:
     except ValueError:
         return False
     return True
+
+
+def write_files(files: list[tuple[Path, str]], folder: Path) -> None:
+    """Write each file whole (a temporary file renamed over it), never outside ``folder``."""
+    for path, _ in files:
+        if not inside(path.parent, folder):  # symlinks followed: where the bytes would land
+            raise ConfigError(f"{path}: outside {folder}; nothing was written")
+    for path, text in files:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".export-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+                    out.write(text)
+                os.replace(temp, path)  # a symlink at ``path`` is replaced, never followed
+            except BaseException:
+                Path(temp).unlink(missing_ok=True)
+                raise
+        except OSError as err:
+            raise ConfigError(f"{path}: cannot write: {err.strerror}") from None

@@ -220,7 +220,10 @@ def test_odd_live_data_is_shown_as_it_is(tmp_path: Path) -> None:
         exported = project.run("export", "--out-dir", "exported")
         assert exported.exit_code == 0, exported.output
         text = (project.root / "exported" / "odd.yaml").read_text()
-        assert "callOptOutAction: a much too long value" in text
+        # values Outreach holds but would refuse on write are kept as they are, marked held
+        assert "callOptOutAction: {held: a much too long value}" in text
+        assert "sequenceExclusivity: {held: sometimes}" in text
+        assert "Warning: 'Odd' (id 6): callOptOutAction: Outreach holds" in exported.stderr
 
 
 def test_unsafe_plans_are_shown_in_full_then_exit_3(setup: tuple[Project, Org]) -> None:
