@@ -460,6 +460,7 @@ def export(
         defaults=merged_defaults(config.defaults, env.defaults),
         overrides=env.overrides,
         environment=env.name,
+        root=config.root,
     )
     with connect(config, env) as client:
         live = [
@@ -476,7 +477,8 @@ def export(
     for line in result.warnings:
         click.echo(f"Warning: {line}", err=True)
     click.echo(
-        f"Exported {result.exported} rulesets to {target_dir}/: {result.new_files} new"
+        f"Exported {result.exported} rulesets to {project.shown(target_dir)}/:"
+        f" {result.new_files} new"
         f" files, {result.updated_files} updated, {result.unchanged} already up to date;"
         f" {len(result.skipped)} skipped, {len(result.warnings)} warnings."
     )

@@ -61,6 +61,13 @@ class Project:
     defaults: Mapping[str, Any] = field(default_factory=dict)  # global + environment, merged
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     environment: str = ""
+    root: Path = Path()  # paths in messages are shown relative to it
+
+    def shown(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
 
 
 @dataclass
@@ -136,20 +143,23 @@ def export(
     names = defaultdict(list)
     for rid, resource in by_id.items():
         names[resource_name(resource) or ""].append(rid)
-    declared = _declared(files, by_id, names, options, result)
+    declared = _declared(files, by_id, names, options=options, project=project, result=result)
     collisions = [(src, index) for rid, (src, index, _) in declared.items() if rid in by_id and src]
     if collisions and not (options.overwrite or options.missing_only):
-        raise ConfigError(_refusal(collisions, project.out_dir))
+        raise ConfigError(_refusal(collisions, project))
     writer = _Writer(refs=refs, project=project, result=result)
     for rid, (src, index, pin) in sorted(declared.items()):
         if src is None:
             continue  # a pending rename, or a name to pin first: noted in `skipped`
         if options.missing_only:
-            result.skipped.append(f"{_who(by_id[rid])}: already declared in {src.path}")
+            result.skipped.append(
+                f"{_who(by_id[rid])}: already declared in {project.shown(src.path)}"
+            )
             continue
         if not inside(src.path, project.out_dir):
             result.skipped.append(
-                f"{_who(by_id[rid])}: declared in {src.path}, outside {project.out_dir};"
+                f"{_who(by_id[rid])}: declared in {project.shown(src.path)}, outside"
+                f" {project.shown(project.out_dir)};"
                 " not updated"
             )
             continue
@@ -212,7 +222,9 @@ def _declared(
     files: list[SourceFile],
     by_id: Mapping[int, dict[str, Any]],
     names: Mapping[str, list[int]],
+    *,
     options: Options,
+    project: Project,
     result: Result,
 ) -> Declarations:
     """Which existing document declares which live ruleset: by `id:` first, then by name."""
@@ -238,9 +250,9 @@ def _declared(
             for rid in ids:
                 declared[rid] = (None, index, False)
                 result.skipped.append(
-                    f"{_who(by_id[rid])}: {src.path} declares {doc['name']!r} without `id:`"
-                    f" and {len(ids)} live rulesets have that name; --overwrite pins it"
-                    " and writes the others"
+                    f"{_who(by_id[rid])}: {project.shown(src.path)} declares {doc['name']!r}"
+                    f" without `id:` and {len(ids)} live rulesets have that name;"
+                    " --overwrite pins it and writes the others"
                 )
         else:
             for old in doc.get("previousNames") or []:
@@ -248,20 +260,20 @@ def _declared(
                     if rid not in declared:
                         declared[rid] = (None, index, False)
                         result.skipped.append(
-                            f"{_who(by_id[rid])}: {src.path} renames it to {doc['name']!r}"
-                            " (previousNames); plan and apply that first"
+                            f"{_who(by_id[rid])}: {project.shown(src.path)} renames it"
+                            f" to {doc['name']!r} (previousNames); plan and apply that first"
                         )
     return declared
 
 
-def _refusal(collisions: list[tuple[SourceFile, int]], out_dir: Path) -> str:
-    paths = sorted({str(src.path) for src, _ in collisions})
+def _refusal(collisions: list[tuple[SourceFile, int]], project: Project) -> str:
+    paths = sorted({project.shown(src.path) for src, _ in collisions})
     shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
     return (
         f"refusing to overwrite {len(paths)} existing file(s) that already declare"
         f" {len(collisions)} of these live rulesets: {shown}. Pass --overwrite to update"
         " them in place (comments kept), --missing-only to write only the rulesets no file"
-        f" declares, or --out-dir for a folder other than {out_dir}"
+        f" declares, or --out-dir for a folder other than {project.shown(project.out_dir)}"
     )
 
 

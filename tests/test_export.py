@@ -131,3 +131,157 @@ def tree(folder: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
     }
+
+
+def declared_ids(folder: Path, org: Org) -> Counter[int]:
+    """Which live ruleset each document of the folder declares (by `id:`, else by name)."""
+    by_name: dict[str, list[int]] = {}
+    for resource in org.rulesets():
+        by_name.setdefault(resource["attributes"]["name"], []).append(int(resource["id"]))  # type: ignore[index, call-overload]
+    ids: Counter[int] = Counter()
+    for path in folder.rglob("*.yaml"):
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if "id" in doc:
+                ids[doc["id"]] += 1
+            else:
+                (only,) = by_name[doc["name"]]
+                ids[only] += 1
+    return ids
+
+
+def test_a_messy_org_is_adopted_with_no_changes_and_exports_byte_identical(
+    messy: tuple[Project, Org],
+) -> None:
+    project, org = messy
+    result = project.run("export")
+    assert result.exit_code == 0, result.output
+    assert (
+        f"Exported {LIVE_COUNT} rulesets to rulesets/: {LIVE_COUNT} new files, 0 updated,"
+        " 0 already up to date; 0 skipped, 2 warnings." in result.stdout
+    )
+    folder = project.root / "rulesets"
+    written = tree(folder)
+    assert len(written) == LIVE_COUNT
+    assert all(set(name) <= set("abcdefghijklmnopqrstuvwxyz0123456789-.") for name in written)
+    ids = declared_ids(folder, org)
+    assert set(ids.values()) == {1} and sorted(ids) == sorted(
+        int(str(r["id"])) for r in org.rulesets()
+    )
+    assert not any((project.root / "etc").exists() for _ in [0])
+
+    plan = project.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+    assert plan.stdout.rstrip().endswith("No changes.")
+    assert "2 live rulesets are named 'Inbound' (ids 200, 201); each file pins one" in plan.stderr
+
+    again = project.run("export", "--out-dir", "again")
+    assert again.exit_code == 0, again.output
+    assert tree(project.root / "again") == written  # same names, same bytes
+    overwrite = project.run("export", "--overwrite")
+    assert overwrite.exit_code == 0, overwrite.output
+    assert f"0 new files, 0 updated, {LIVE_COUNT} already up to date" in overwrite.stdout
+    assert tree(folder) == written
+
+
+def test_exported_files_read_as_a_person_would_write_them(messy: tuple[Project, Org]) -> None:
+    project, _ = messy
+    assert project.run("export").exit_code == 0
+    folder = project.root / "rulesets"
+    names = set(tree(folder))
+    # readable slugs, transliterated scripts, ids only where names collide or say nothing
+    assert {
+        "a-b-100.yaml",
+        "a-b-101.yaml",
+        "ruleset-102.yaml",
+        "ruleset-103.yaml",
+        "a-b-etc-passwd.yaml",
+        "vkhodyashchie-lidy.yaml",
+        "shouxinrido.yaml",
+        "rocket-launch.yaml",
+        "con-ruleset.yaml",
+        "inbound-200.yaml",
+        "inbound-201.yaml",
+    } <= names
+    text = (folder / "inbound-200.yaml").read_text(encoding="utf-8")
+    assert text.startswith("# yaml-language-server: $schema=../ruleset.schema.json\n")
+    assert "name: Inbound\nid: 200\npermitDuplicateProspects: disallow\n" in text
+    assert 'startedStage: {id: 9}  # stage "Replied": 2 share this name\n' in text
+    assert "deliveredStage: {id: 999}  # stage 999 is not in the org's list\n" in text
+    # env defaults give 3d and ada@example.com: live null must be stated as null
+    assert "autoResumeOotoProspectsIn: null\nowner: null\n" in text
+    long_file = next(folder.glob("long-name-*.yaml")).read_text(encoding="utf-8")
+    assert f"name: {LONG}\n" in long_file  # one line, however long
+    assert 'name: "line\\nbreak"\n' in (folder / "line-break.yaml").read_text(encoding="utf-8")
+    assert 'name: "yes"\n' in (folder / "yes.yaml").read_text(encoding="utf-8")
+    # Ada@Example.com is the env default ada@example.com: nothing to state
+    assert "owner" not in (folder / "a-b-100.yaml").read_text(encoding="utf-8")
+    assert "owner: SAM@example.com\n" in (folder / "comment.yaml").read_text(encoding="utf-8")
+    assert "autoResumeOotoProspectsIn: 2w\n" in (folder / "a-b-101.yaml").read_text(
+        encoding="utf-8"
+    )
+    # two users whose emails differ only in case are ambiguous: by id, with a comment
+    assert 'owner: {id: 5}  # user "DUP@example.com": 2 share this email (ignoring case)' in (
+        (folder / "legacy-values.yaml").read_text(encoding="utf-8")
+    )
+
+
+def test_one_edit_after_adoption_is_a_one_field_update(messy: tuple[Project, Org]) -> None:
+    project, _ = messy
+    assert project.run("export").exit_code == 0
+    path = project.root / "rulesets" / "a-b-101.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "autoResumeOotoProspectsIn: 2w", "autoResumeOotoProspectsIn: 3w"
+        ),
+        encoding="utf-8",
+    )
+    result = project.run("plan", "--format", "json")
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)
+    assert plan["summary"] == {"create": 0, "update": 1, "delete": 0, "unchanged": LIVE_COUNT - 1}
+    (change,) = plan["changes"]
+    assert (change["name"], change["id"]) == ("a-b", 101)
+    assert change["patch"] == [
+        {"op": "replace", "path": "/attributes/autoResumeOotoProspectsIn", "value": 1814400}
+    ]
+
+
+def test_held_values_plan_no_change_until_edited_and_validate_says_why(
+    messy: tuple[Project, Org],
+) -> None:
+    project, org = messy
+    exported = project.run("export")
+    assert (
+        "Warning: 'Legacy values' (id 202): callOptOutAction: Outreach holds 'a much too long"
+        " value', which it would refuse on write (at most 4 characters" in exported.stderr
+    )
+    path = project.root / "rulesets" / "legacy-values.yaml"
+    assert "callOptOutAction: {held: a much too long value}  # Outreach holds" in (
+        path.read_text(encoding="utf-8")
+    )
+    valid = project.run("validate")
+    assert valid.exit_code == 0, valid.output
+    assert (
+        "rulesets/legacy-values.yaml:9:26: callOptOutAction: held as Outreach has it; it would"
+        " be refused on write (at most 4 characters, got 'a much too long value')"
+    ) in valid.stderr
+    assert "rulesets/legacy-values.yaml:5:" in valid.stderr  # sequenceExclusivity too
+
+    org.update(202, callOptOutAction="no")  # changed in the Outreach UI
+    drifted = project.run("plan")
+    assert drifted.exit_code == 1
+    assert "rulesets/legacy-values.yaml:4: 'Legacy values': live differs from a held value" in (
+        drifted.output
+    )
+
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("callOptOutAction: {held: a much too long value}", "callOptOutAction: stop"),
+        encoding="utf-8",
+    )
+    edited = project.run("plan", "--format", "json")
+    assert edited.exit_code == 0, edited.output
+    (change,) = json.loads(edited.stdout)["changes"]
+    assert change["patch"] == [
+        {"op": "replace", "path": "/attributes/callOptOutAction", "value": "stop"}
+    ]
