@@ -17,8 +17,10 @@ from typing import Any
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import CommentMark
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from rulesync.held import KEY as HELD_KEY
 
@@ -143,8 +145,11 @@ def new_document(fields: Mapping[str, Value]) -> CommentedMap:
 
 def put(doc: CommentedMap, field: str, value: Value) -> None:
     """Set ``field`` (a new key goes to its documented place), with its comment."""
+    moved = ""
     if field not in doc:
-        doc.insert(_position(doc, field), field, scalar(value.yaml))
+        position = _position(doc, field)
+        moved = _take_comment_lines(doc, list(doc)[position - 1]) if position else ""
+        doc.insert(position, field, scalar(value.yaml))
     else:
         doc[field] = scalar(value.yaml)
         _drop_comment(doc, field, ours_only=not value.comment)
@@ -152,6 +157,34 @@ def put(doc: CommentedMap, field: str, value: Value) -> None:
         # two spaces before the `#`, as linters expect (ruamel would align it with others)
         line = dump([CommentedMap([(field, scalar(value.yaml))])]).splitlines()[0]
         doc.yaml_add_eol_comment(comment_text(value.comment), field, column=len(line) + 2)
+    if moved:
+        _give_comment_lines(doc, field, moved)
+
+
+def _take_comment_lines(doc: CommentedMap, key: Any) -> str:
+    """The whole-line comments below ``key``'s value (ruamel files them under that key):
+    they introduce what follows, so a key inserted after ``key`` goes above them."""
+    slot = doc.ca.items.get(key)
+    token = slot[2] if slot and len(slot) > 2 else None
+    if token is None:
+        return ""
+    text: str = token.value
+    head, _, tail = text.partition("\n")
+    if not tail.strip():
+        return ""
+    if head.strip():
+        token.value = head + "\n"
+    else:
+        slot[2] = None
+    return tail
+
+
+def _give_comment_lines(doc: CommentedMap, key: Any, lines: str) -> None:
+    slot = doc.ca.items.setdefault(key, [None, None, None, None])
+    if slot[2] is None:
+        slot[2] = CommentToken("\n" + lines, CommentMark(0), None)
+    else:
+        slot[2].value = slot[2].value.rstrip("\n") + "\n" + lines
 
 
 def _drop_comment(doc: CommentedMap, field: str, *, ours_only: bool) -> None:

@@ -285,3 +285,137 @@ def test_held_values_plan_no_change_until_edited_and_validate_says_why(
     assert change["patch"] == [
         {"op": "replace", "path": "/attributes/callOptOutAction", "value": "stop"}
     ]
+
+
+@pytest.fixture
+def setup(tmp_path: Path, emulator: Any) -> tuple[Project, Org]:
+    return api_project(tmp_path, emulator)
+
+
+HAND_WRITTEN = """\
+# yaml-language-server: $schema=../ruleset.schema.json
+# Hand-raisers from the website.
+name: Inbound leads
+includeUnsubscribeLinks: true   # legal asked for this
+autoResumeOotoProspectsIn: 2w   # two weeks, as sales ops wrote it
+owner: ADA@example.com          # Ada owns inbound
+startedStage: Approaching
+---
+# A second ruleset in the same file.
+name: Webinar
+clicksNeededBeforeCallTaskCreated: 2
+"""
+
+
+def test_overwrite_updates_in_place_keeping_comments_and_spelling(
+    setup: tuple[Project, Org],
+) -> None:
+    project, org = setup
+    path = project.write("rulesets/inbound.yaml", HAND_WRITTEN)
+    assert project.run("apply", "--yes").exit_code == 0
+    rid = org.by_name()["Inbound leads"]["id"]
+    org.update(int(str(rid)), includeUnsubscribeLinks=False, opensNeededBeforeCallTaskCreated=3)
+    org.create("Brand new", sequenceExclusivity="none")
+
+    result = project.run("export", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert "Exported 3 rulesets to rulesets/: 1 new files, 1 updated, 1 already up to date" in (
+        result.stdout
+    )
+    text = path.read_text(encoding="utf-8")
+    expected = HAND_WRITTEN.replace(
+        "includeUnsubscribeLinks: true   # legal asked for this",
+        "includeUnsubscribeLinks: false  # legal asked for this",  # the comment keeps its column
+    ).replace(
+        "autoResumeOotoProspectsIn: 2w   # two weeks, as sales ops wrote it\n",
+        "autoResumeOotoProspectsIn: 2w   # two weeks, as sales ops wrote it\n"
+        "opensNeededBeforeCallTaskCreated: 3\n",
+    )
+    assert text == expected  # one value changed, one added in its place; the rest as written
+    assert (project.root / "rulesets" / "brand-new.yaml").exists()
+    assert "No changes." in project.run("plan").stdout
+
+
+def test_export_refuses_when_files_declare_live_rulesets_and_says_how_to_proceed(
+    setup: tuple[Project, Org],
+) -> None:
+    project, org = setup
+    path = project.write("rulesets/inbound.yaml", HAND_WRITTEN)
+    assert project.run("apply", "--yes").exit_code == 0
+    org.create("Brand new")
+    before = path.read_bytes()
+
+    refused = project.run("export")
+    assert refused.exit_code == 1
+    assert (
+        "refusing to overwrite 1 existing file(s) that already declare 2 of these live"
+        " rulesets: rulesets/inbound.yaml. Pass --overwrite to update them in place (comments"
+        " kept), --missing-only to write only the rulesets no file declares" in refused.output
+    )
+    assert sorted(p.name for p in (project.root / "rulesets").iterdir()) == ["inbound.yaml"]
+
+    missing = project.run("export", "--missing-only")
+    assert missing.exit_code == 0, missing.output
+    assert "Exported 1 rulesets to rulesets/: 1 new files" in missing.stdout
+    assert "Skipped: 'Inbound leads' (id 1): already declared in rulesets/inbound.yaml" in (
+        missing.stderr
+    )
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in (project.root / "rulesets").iterdir()) == [
+        "brand-new.yaml",
+        "inbound.yaml",
+    ]
+    assert "No changes." in project.run("plan").stdout
+
+
+def test_export_target_writes_only_the_named_rulesets(setup: tuple[Project, Org]) -> None:
+    project, org = setup
+    org.create("Inbound leads")
+    org.create("Outbound")
+    result = project.run("export", "--target", "Inbound*")
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (project.root / "rulesets").iterdir()] == ["inbound-leads.yaml"]
+    unknown = project.run("export", "--target", "Outbund")
+    assert unknown.exit_code == 1
+    assert "--target names no live managed ruleset: Outbund (did you mean Outbound?)" in (
+        unknown.output
+    )
+
+
+def test_overwrite_pins_a_file_whose_name_repeats_live_and_writes_the_others(
+    setup: tuple[Project, Org],
+) -> None:
+    project, org = setup
+    first, second = org.create("Twin"), org.create("Twin")
+    project.ruleset("Twin", "# our twin\nincludeUnsubscribeLinks: false\n")
+    missing = project.run("export", "--missing-only")
+    assert missing.exit_code == 0
+    assert "rulesets/twin.yaml declares 'Twin' without `id:` and 2 live rulesets" in (
+        missing.stderr
+    )
+    assert len(list((project.root / "rulesets").iterdir())) == 1
+
+    result = project.run("export", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert (project.root / "rulesets" / "twin.yaml").read_text(encoding="utf-8") == (
+        f"name: Twin\nid: {first}\n# our twin\nincludeUnsubscribeLinks: null\n"
+    )
+    other = (project.root / "rulesets" / f"twin-{second}.yaml").read_text(encoding="utf-8")
+    assert f"name: Twin\nid: {second}\n" in other
+    plan = project.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+
+
+def test_export_never_writes_through_a_symlink_out_of_the_folder(
+    setup: tuple[Project, Org], tmp_path: Path
+) -> None:
+    project, org = setup
+    org.create("Inbound leads", includeUnsubscribeLinks=True)
+    outside = tmp_path / "outside.yaml"
+    outside.write_text("name: Inbound leads\nincludeUnsubscribeLinks: false\n", encoding="utf-8")
+    (project.root / "rulesets").mkdir()
+    (project.root / "rulesets" / "inbound.yaml").symlink_to(outside)
+    result = project.run("export", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert "not updated" in result.stderr
+    assert outside.read_text(encoding="utf-8").endswith("includeUnsubscribeLinks: false\n")
