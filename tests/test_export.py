@@ -419,3 +419,30 @@ def test_export_never_writes_through_a_symlink_out_of_the_folder(
     assert result.exit_code == 0, result.output
     assert "not updated" in result.stderr
     assert outside.read_text(encoding="utf-8").endswith("includeUnsubscribeLinks: false\n")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_shipped_examples_colliding_with_the_export_are_named_and_the_quick_start_works(
+    setup: tuple[Project, Org],
+) -> None:
+    project, org = setup
+    for example in sorted((ROOT / "rulesets").glob("*.yaml")):
+        project.write(f"rulesets/{example.name}", example.read_text(encoding="utf-8"))
+    assert project.run("apply", "--yes").exit_code == 0  # the quick start, on this org
+    org.create("Legacy outbound", includeUnsubscribeLinks=True)
+
+    refused = project.run("export")
+    assert refused.exit_code == 1
+    assert "rulesets/events.yaml, rulesets/inbound-leads.yaml" in refused.output
+    assert "Pass --overwrite" in refused.output and "--missing-only" in refused.output
+
+    missing = project.run("export", "--missing-only")
+    assert missing.exit_code == 0, missing.output
+    assert "Exported 1 rulesets to rulesets/: 1 new files" in missing.stdout
+    assert "legacy-outbound.yaml" in {p.name for p in (project.root / "rulesets").iterdir()}
+    assert "No changes." in project.run("plan").stdout
+    overwrite = project.run("export", "--overwrite")
+    assert overwrite.exit_code == 0, overwrite.output
+    assert "0 new files, 0 updated" in overwrite.stdout  # the examples already equal live
