@@ -192,7 +192,8 @@ def validate(ctx: click.Context) -> None:
     """Check ruleset files and rulesync.yaml, offline (no API call).
 
     Every problem is reported at once as PATH:LINE:COL: FIELD: message. Exit 0 when valid,
-    1 otherwise.
+    1 otherwise. Values kept as `{held: VALUE}` are valid; a warning on stderr says why
+    Outreach would refuse each on write.
     """
     config = _config(ctx)
     problems: list[Problem] = []
@@ -476,6 +477,12 @@ def export(
         click.echo(f"Skipped: {line}", err=True)
     for line in result.warnings:
         click.echo(f"Warning: {line}", err=True)
+    if result.new_files and not project.schema.exists():
+        click.echo(
+            "Tip: `rulesync schema > ruleset.schema.json` lets editors check these files"
+            " (their first line points there).",
+            err=True,
+        )
     click.echo(
         f"Exported {result.exported} rulesets to {project.shown(target_dir)}/:"
         f" {result.new_files} new"

@@ -9,6 +9,7 @@ the existing files (``read_files``) and writes what ``export`` returns.
 
 from __future__ import annotations
 
+import math
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -89,6 +90,10 @@ class Result:
     unchanged: int = 0  # rulesets whose file already matched
     skipped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:  # a ruleset is looked at more than once
+            self.warnings.append(message)
 
 
 def merged_defaults(*layers: Mapping[str, Any]) -> dict[str, Any]:
@@ -194,7 +199,7 @@ def _chosen(
             result.warnings.append(
                 f"a live ruleset without a usable id ({short(name)}) is left out"
             )
-        elif not name or len(name) > NAME_LIMIT:
+        elif not name or len(name) > NAME_LIMIT or not _writable(name):
             result.warnings.append(
                 f"ruleset id {rid}: its name {short(name)} cannot be written in a file (1 to"
                 f" {NAME_LIMIT} characters); rename it in Outreach, then export it"
@@ -311,8 +316,9 @@ class _Writer:
                 continue
             if fld in doc:
                 target = _live(resource, fld)
-                if not _same(self._file_value(fld, doc[fld]), target):
-                    ey.put(doc, fld, self._value(resource, fld, target))
+                value = self._value(resource, fld, target)
+                if value is not None and not _same(self._file_value(fld, doc[fld]), target):
+                    ey.put(doc, fld, value)
             elif fld in needed:
                 ey.put(doc, fld, needed[fld])
         if ey.dump([doc]) != before:
@@ -331,7 +337,7 @@ class _Writer:
             value = _live(resource, fld)
             if fld in overridden:
                 if not _same(self._file_value(fld, overridden[fld]), value):
-                    self.result.warnings.append(
+                    self.result.warn(
                         f"{_who(resource)}: {fld} is set by environments."
                         f"{self.project.environment}.overrides, not as live; the first"
                         " plan will change it to the override"
@@ -342,17 +348,26 @@ class _Writer:
                     continue
             elif value is None:
                 continue
-            needed[fld] = self._value(resource, fld, value)
+            written = self._value(resource, fld, value)
+            if written is not None:
+                needed[fld] = written
         return needed
 
-    def _value(self, resource: dict[str, Any], fld: str, value: Any) -> Value:
-        """Live's value of ``fld`` as a person would write it."""
+    def _value(self, resource: dict[str, Any], fld: str, value: Any) -> Value | None:
+        """Live's value of ``fld`` as a person would write it; None when no file can hold it
+        (the field is then left out: unmanaged)."""
         kind = RELATIONSHIPS.get(fld)
-        if kind is not None:
+        if kind is not None and (value is None or _positive(value)):
             return self._reference(kind, value)
+        if kind is not None or not _writable(value):
+            self.result.warn(
+                f"{_who(resource)}: {fld}: live has {short(value)}, which no file can hold;"
+                " left out of the file (unmanaged)"
+            )
+            return None
         why = held.refusal(fld, value) if value is not None else None
         if why:
-            self.result.warnings.append(
+            self.result.warn(
                 f"{_who(resource)}: {fld}: Outreach holds {short(value)}, which it would refuse"
                 f" on write ({why}); exported as {{held: ...}}, kept until you replace it"
             )
@@ -363,12 +378,12 @@ class _Writer:
             return Value(format_duration(value))
         return Value(value)
 
-    def _reference(self, kind: str, ref_id: Any) -> Value:
+    def _reference(self, kind: str, ref_id: int | None) -> Value:
         if ref_id is None:
             return Value(None)
         word = KINDS[kind][2]
-        text = self.refs.label(kind, ref_id) if isinstance(ref_id, int) else None
-        if text is None:
+        text = self.refs.label(kind, ref_id)
+        if text is None or not _writable(text):
             return Value({"id": ref_id}, f"{word} {ref_id} is not in the org's list")
         sharing = len(self.refs.ids_named(kind, text))
         if sharing == 1 and 0 < len(text) <= NAME_LIMIT:
@@ -405,6 +420,23 @@ def _live(resource: dict[str, Any], fld: str) -> Any:
         ref = doc["relationships"][fld]
         return None if ref is None else ref.get("id")
     return doc["attributes"][fld]
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _writable(value: Any) -> bool:
+    """A plain value a UTF-8 YAML file can hold (the API may send anything)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, (bool, int))
 
 
 def _same(a: Any, b: Any) -> bool:

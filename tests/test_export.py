@@ -167,7 +167,13 @@ def test_a_messy_org_is_adopted_with_no_changes_and_exports_byte_identical(
     assert set(ids.values()) == {1} and sorted(ids) == sorted(
         int(str(r["id"])) for r in org.rulesets()
     )
-    assert not any((project.root / "etc").exists() for _ in [0])
+    everything = {str(p.relative_to(project.root.parent)) for p in project.root.parent.rglob("*")}
+    assert {p for p in everything if not p.startswith(("org/rulesets/", "org/.rulesync"))} == {
+        "seed.json",
+        "org",
+        "org/rulesync.yaml",
+        "org/rulesets",
+    }  # nothing written outside the folder, whatever the names say
 
     plan = project.run("plan", "--detailed-exitcode")
     assert plan.exit_code == 0, plan.output
@@ -446,3 +452,36 @@ def test_shipped_examples_colliding_with_the_export_are_named_and_the_quick_star
     overwrite = project.run("export", "--overwrite")
     assert overwrite.exit_code == 0, overwrite.output
     assert "0 new files, 0 updated" in overwrite.stdout  # the examples already equal live
+
+
+def test_live_values_no_file_can_hold_are_left_out_with_a_warning(tmp_path: Path) -> None:
+    """A misbehaving API (SPEC §2: live values outside the rules never crash anything)."""
+    from rulesync.export import Options, export
+    from rulesync.export import Project as ExportProject
+    from rulesync.references import References
+
+    live = [
+        {
+            "id": "7",
+            "attributes": {
+                "name": "Odd",
+                "meetingBookedAction": {"nested": True},
+                "clicksNeededBeforeCallTaskCreated": 2.5,
+                "smsReceivedAction": "bad \ud800 text",
+            },
+            "relationships": {"owner": {"data": {"type": "user", "id": "x"}}},
+        },
+        {"id": 8, "attributes": {"name": "bad \udc00 name"}},
+        {"attributes": {"name": "No id"}},
+    ]
+    project = ExportProject(out_dir=tmp_path, schema=tmp_path / "s.json", root=tmp_path)
+    result = export(live, refs=References(), project=project, files=[], options=Options())
+    ((path, text),) = result.writes
+    assert path == tmp_path / "odd.yaml"
+    assert "clicksNeededBeforeCallTaskCreated: {held: 2.5}" in text
+    assert "meetingBookedAction" not in text and "owner" not in text and "sms" not in text
+    assert result.exported == 1
+    joined = "\n".join(result.warnings)
+    assert "'Odd' (id 7): meetingBookedAction: live has {'nested': True}, which no file" in joined
+    assert "'Odd' (id 7): owner: live has" in joined
+    assert "ruleset id 8: its name" in joined and "No id" in joined
