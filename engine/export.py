@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import YAMLError as RuamelError
 
 from rulesync import exportyaml as ey
 from rulesync import held
@@ -43,6 +44,7 @@ HEADER = (
     "# Exported from Outreach by `rulesync export`. Fields left out are not managed (or come\n"
     "# from defaults in rulesync.yaml); add one (null included) to manage it.\n"
 )
+_FastLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _UNRESOLVED = object()  # a file's reference that names nothing: never equal to live
 
 
@@ -73,12 +75,24 @@ class Project:
 
 @dataclass
 class SourceFile:
-    """An existing ruleset file, read for round trip."""
+    """An existing ruleset file: read fast to see what it declares; read again for a round
+    trip (comments kept) only when something in it changes."""
 
     path: Path
     text: str
-    docs: list[Any]
+    docs: list[Any]  # plain values, as the loader reads them
     changed: bool = False
+    _round_trip: list[Any] | None = None
+
+    def round_trip(self) -> list[Any]:
+        if self._round_trip is None:
+            try:
+                self._round_trip = ey.load(self.text)
+            except (RuamelError, RecursionError) as err:
+                raise ConfigError(_unreadable(self.path, err)) from None
+            if len(self._round_trip) != len(self.docs):
+                raise ConfigError(_unreadable(self.path, "documents differ between readers"))
+        return self._round_trip
 
 
 @dataclass
@@ -123,14 +137,19 @@ def read_files(folders: Sequence[Path]) -> list[SourceFile]:
             seen.add(real)
             try:
                 text = path.read_text(encoding="utf-8")
-                files.append(SourceFile(path, text, ey.load(text)))
-            except (OSError, ValueError, YAMLError, RecursionError) as err:
-                reason = " ".join(str(err).split())[:200]
-                raise ConfigError(
-                    f"{path}: cannot read it to see what it declares ({reason}); fix it"
-                    " (`rulesync validate` shows where) and export again"
-                ) from None
+                docs = list(yaml.load_all(text, Loader=_FastLoader))
+            except (OSError, ValueError, yaml.YAMLError, RecursionError) as err:
+                raise ConfigError(_unreadable(path, err)) from None
+            files.append(SourceFile(path, text, docs))
     return files
+
+
+def _unreadable(path: Path, err: object) -> str:
+    reason = " ".join(str(err).split())[:200]
+    return (
+        f"{path}: cannot read it to see what it declares ({reason}); fix it"
+        " (`rulesync validate` shows where) and export again"
+    )
 
 
 def export(
@@ -180,7 +199,7 @@ def export(
         result.exported += 1
     for src in files:
         if src.changed:
-            text = ey.dump(src.docs)
+            text = ey.dump(src.round_trip())
             if text != src.text:
                 result.writes.append((src.path, text))
                 result.updated_files += 1
@@ -302,13 +321,13 @@ class _Writer:
         return ey.dump([ey.new_document(fields)], header=modeline + HEADER)
 
     def update(self, src: SourceFile, index: int, resource: dict[str, Any], *, pin: bool) -> None:
-        doc = src.docs[index]
+        doc = src.docs[index]  # plain values: compared; the round-trip copy is changed
         name = resource_name(resource)
-        before = ey.dump([doc])
+        changes: dict[str, Value] = {}
         if pin:
-            ey.put(doc, "id", Value(resource_id(resource)))
+            changes["id"] = Value(resource_id(resource))
         if doc.get("name") != name:
-            ey.put(doc, "name", Value(name))  # renamed in Outreach; the `id:` pin holds it
+            changes["name"] = Value(name)  # renamed in Outreach; the `id:` pin holds it
         overridden = self.project.overrides.get(name or "", {})
         needed = self._needed(resource)
         for fld in MANAGEABLE:
@@ -318,10 +337,12 @@ class _Writer:
                 target = _live(resource, fld)
                 value = self._value(resource, fld, target)
                 if value is not None and not _same(self._file_value(fld, doc[fld]), target):
-                    ey.put(doc, fld, value)
+                    changes[fld] = value
             elif fld in needed:
-                ey.put(doc, fld, needed[fld])
-        if ey.dump([doc]) != before:
+                changes[fld] = needed[fld]
+        for fld, value in changes.items():
+            ey.put(src.round_trip()[index], fld, value)
+        if changes:
             src.changed = True
         else:
             self.result.unchanged += 1

@@ -7,6 +7,7 @@ whenever a YAML 1.1 reader (the loader) or a 1.2 reader would take them for some
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
@@ -76,7 +77,9 @@ def _null(representer: RoundTripRepresenter, _: None) -> Any:
     return representer.represent_scalar("tag:yaml.org,2002:null", "null")
 
 
+@functools.lru_cache(maxsize=1)
 def round_trip() -> YAML:
+    """One configured instance (building one costs more than a small dump)."""
     rt = YAML(typ="rt")
     rt.preserve_quotes = True
     rt.width = 1_000_000  # long names and values stay on one line
@@ -99,10 +102,18 @@ def scalar(value: Any) -> Any:
 _YAML12 = YAML(typ="safe", pure=True)
 
 
+# Words and punctuation no YAML reader takes for anything but text (checked fully otherwise).
+_PLAIN = re.compile(r"[^\W\d_][\w .@()/&'+-]*")
+_WORDS = {"yes", "no", "on", "off", "true", "false", "null", "y", "n"}
+
+
+@functools.lru_cache(maxsize=4096)
 def _plain_safe(text: str) -> bool:
     """True when both YAML 1.1 (the loader) and 1.2 readers take ``text`` unquoted as itself."""
     if not text or not text.isprintable() or text != text.strip():
         return False
+    if _PLAIN.fullmatch(text) and text.lower() not in _WORDS and not text.endswith(" "):
+        return True
     try:
         return bool(yaml.safe_load(text) == text and _YAML12.load(text) == text)
     except Exception:  # whatever a reader chokes on is not safe unquoted
