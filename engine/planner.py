@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +95,7 @@ def build_plan(
             errors.append(error)
             continue
         after = docs[_key(item)]
-        held = _held_problem(item, after if match is None else None)
+        held = _held_problem(item, after["attributes"] if match is None else ())
         if held:
             errors.append(held)
             continue
@@ -116,7 +116,7 @@ def build_plan(
         fields = [*after["attributes"], *after["relationships"]]
         before = live_document(match, fields)
         patch = diff(before, after)
-        held = _held_problem(item, {"attributes": {op["path"].split("/")[-1]: 0 for op in patch}})
+        held = _held_problem(item, [op["path"].rsplit("/", 1)[-1] for op in patch])
         if held:
             errors.append(held)
             continue
@@ -199,15 +199,15 @@ def _pinned(
     return found, (live_name if live_name != item.name else None), ""
 
 
-def _held_problem(item: Desired, changing: Document | None) -> str:
+def _held_problem(item: Desired, sent: Iterable[str]) -> str:
     """A held value (see held.py) the plan would have to send: Outreach would refuse it."""
-    fields = sorted(set(item.held) & set((changing or {}).get("attributes", {})))
+    fields = sorted(set(item.held) & set(sent))
     if not fields:
         return ""
     whys = "; ".join(str(item.held[f]) for f in fields)
     return (
-        f"{item.source}: {item.name!r}: live differs from a held value, and Outreach would"
-        f" refuse to be sent it: {whys}"
+        f"{item.source}: {item.name!r}: the plan would have to send a held value (live"
+        f" differs from it, or the ruleset is new), which Outreach refuses: {whys}"
     )
 
 
