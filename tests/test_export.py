@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import yaml
@@ -486,3 +486,91 @@ def test_live_values_no_file_can_hold_are_left_out_with_a_warning(tmp_path: Path
     assert "'Odd' (id 7): meetingBookedAction: live has {'nested': True}, which no file" in joined
     assert "'Odd' (id 7): owner: live has" in joined
     assert "ruleset id 8: its name" in joined and "No id" in joined
+
+
+class HostileApi:
+    """A server that answers like Outreach might on a bad day: odd types, odd labels, text no
+    file can hold. Not our emulator, which refuses such data."""
+
+    RULESETS: ClassVar[list[dict[str, Any]]] = [
+        {
+            "type": "ruleset",
+            "id": "31",
+            "attributes": {
+                "name": "Hostile\u2028line",
+                "meetingBookedAction": ["a", "list"],
+                "opensNeededBeforeCallTaskCreated": -3,
+                "stepOverridesEnabled": "yes",
+                "smsReceivedAction": "bad \ud800 text",
+            },
+            "relationships": {
+                "owner": {"data": {"type": "user", "id": "7"}},
+                "startedStage": {"data": {"type": "stage", "id": "abc"}},
+                "repliedStage": {"data": {"type": "stage", "id": 4}},
+            },
+        },
+        {"type": "ruleset", "id": 32, "attributes": {"name": "bad \udc00 name"}},
+        {"type": "ruleset", "id": 33, "attributes": "not a mapping"},
+    ]
+    LABELS: ClassVar[dict[str, list[dict[str, Any]]]] = {
+        "users": [{"type": "user", "id": 7, "attributes": {"email": "Boss@Example.com"}}],
+        "stages": [
+            {"type": "stage", "id": 4, "attributes": {"name": "Done\n# not: a comment"}},
+        ],
+        "taskPriorities": [],
+    }
+
+    def __init__(self) -> None:
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.api_url = f"http://127.0.0.1:{self.server.port}/api/v2"
+
+    def app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        from werkzeug.wrappers import Request, Response
+
+        kind = Request(environ).path.rsplit("/", 1)[-1]
+        data = self.RULESETS if kind == "rulesets" else self.LABELS.get(kind, [])
+        body = json.dumps({"data": data, "links": {}}).encode()  # lone surrogates as \\ud800
+        response = Response(body, content_type="application/vnd.api+json")
+        return response(environ, start_response)
+
+    def __enter__(self) -> HostileApi:
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+
+
+def test_export_from_a_misbehaving_api_writes_only_what_files_can_hold(tmp_path: Path) -> None:
+    with HostileApi() as api:
+        project = Project(tmp_path, env={"TOKEN": "t"})
+        project.write(
+            "rulesync.yaml",
+            f"""\
+            default_environment: odd
+            environments:
+              odd:
+                api_url: {api.api_url}
+                auth: {{access_token_env: TOKEN}}
+            """,
+        )
+        result = project.run("export")
+        assert result.exit_code == 0, result.output
+        assert "Exported 1 rulesets to rulesets/: 1 new files" in result.stdout
+        ((name, text),) = [(k, v.decode()) for k, v in tree(project.root / "rulesets").items()]
+        assert name == "hostile-line.yaml"
+        assert 'name: "Hostile\\Lline"\n' in text  # one line: YAML 1.1 breaks lines at U+2028
+        assert "opensNeededBeforeCallTaskCreated: {held: -3}" in text
+        assert 'stepOverridesEnabled: {held: "yes"}' in text  # a string, not a boolean
+        assert "owner: Boss@Example.com\n" in text
+        assert 'repliedStage: "Done\\n# not: a comment"\n' in text  # quoted: no comment inside
+        assert "meetingBookedAction" not in text and "startedStage" not in text
+        for line in ("meetingBookedAction", "startedStage", "smsReceivedAction", "id 32", "33"):
+            assert line in result.stderr
+        valid = project.run("validate")
+        assert valid.exit_code == 0, valid.output
+        assert "No changes." in project.run("plan").stdout
