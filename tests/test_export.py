@@ -574,3 +574,15 @@ def test_export_from_a_misbehaving_api_writes_only_what_files_can_hold(tmp_path:
         valid = project.run("validate")
         assert valid.exit_code == 0, valid.output
         assert "No changes." in project.run("plan").stdout
+
+
+def test_a_held_value_is_never_sent_not_even_to_create(setup: tuple[Project, Org]) -> None:
+    project, org = setup
+    project.ruleset("Fresh", "callOptOutAction: {held: never ever}\n")
+    result = project.run("apply", "--yes")
+    assert result.exit_code == 1
+    assert "rulesets/fresh.yaml:1: 'Fresh': the plan would have to send a held value" in (
+        result.output
+    )
+    assert "at most 4 characters, got 'never ever'" in result.output
+    assert org.writes() == 0
