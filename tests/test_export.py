@@ -586,3 +586,29 @@ def test_a_held_value_is_never_sent_not_even_to_create(setup: tuple[Project, Org
     )
     assert "at most 4 characters, got 'never ever'" in result.output
     assert org.writes() == 0
+
+
+def test_overrides_are_left_to_the_config_and_a_differing_one_is_a_warning(
+    setup: tuple[Project, Org],
+) -> None:
+    project, org = setup
+    org.create("Same", callTaskPriority=("taskPriority", 2), includeUnsubscribeLinks=False)
+    org.create("Differs", callTaskPriority=("taskPriority", 1))
+    config = project.root / "rulesync.yaml"
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + "    overrides:\n"
+        + "      Same: {callTaskPriority: Medium}\n"
+        + "      Differs: {callTaskPriority: Medium}\n",
+        encoding="utf-8",
+    )
+    result = project.run("export")
+    assert result.exit_code == 0, result.output
+    same = (project.root / "rulesets" / "same.yaml").read_text(encoding="utf-8")
+    assert "callTaskPriority" not in same and "includeUnsubscribeLinks: false" in same
+    assert (
+        "'Differs' (id 2): callTaskPriority is set by environments.test.overrides, not as live;"
+        " the first plan will change it to the override" in result.stderr
+    )
+    plan = project.run("plan", "--format", "json")
+    assert [c["name"] for c in json.loads(plan.stdout)["changes"]] == ["Differs"]
