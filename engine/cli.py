@@ -464,12 +464,15 @@ def export(
         root=config.root,
     )
     with connect(config, env) as client:
-        live = [
-            r
-            for r in client.list_all("rulesets")
-            if (name := resource_name(r)) is None or matches(name, config.manage)
-        ]
+        every = client.list_all("rulesets")
+        live = [r for r in every if (n := resource_name(r)) is None or matches(n, config.manage)]
         refs = References({k: labels_from(k, client.list_all(KINDS[k][0])) for k in KINDS})
+    if len(every) > len(live):
+        click.echo(
+            f"Note: {len(every) - len(live)} live rulesets are outside `manage`"
+            f" {list(config.manage)} and were not exported.",
+            err=True,
+        )
     options = ExportOptions(targets=targets, missing_only=missing_only, overwrite=overwrite)
     result = run_export(live, refs=refs, project=project, files=files, options=options)
     write_files(result.writes, target_dir)

@@ -612,3 +612,21 @@ def test_overrides_are_left_to_the_config_and_a_differing_one_is_a_warning(
     )
     plan = project.run("plan", "--format", "json")
     assert [c["name"] for c in json.loads(plan.stdout)["changes"]] == ["Differs"]
+
+
+def test_a_ruleset_renamed_in_outreach_is_renamed_in_its_pinned_file(
+    setup: tuple[Project, Org],
+) -> None:
+    project, org = setup
+    rid = org.create("Old name", includeUnsubscribeLinks=True)
+    org.create("Not ours")
+    project.configure('manage: ["Old*", "New*"]\n')
+    path = project.ruleset("Old name", f"id: {rid}  # pinned\nincludeUnsubscribeLinks: true\n")
+    org.update(rid, name="New name")
+    result = project.run("export", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert "Note: 1 live rulesets are outside `manage`" in result.stderr
+    assert path.read_text(encoding="utf-8") == (
+        f"name: New name\nid: {rid}  # pinned\nincludeUnsubscribeLinks: true\n"
+    )
+    assert "No changes." in project.run("plan").stdout
