@@ -31,13 +31,14 @@ from rulesync.errors import (
 )
 from rulesync.export import plan_files, ruleset_yaml, write_files
 from rulesync.loader import Desired, load_desired, matches
-from rulesync.model import RELATIONSHIPS, ruleset_json_schema
+from rulesync.model import RELATIONSHIPS
 from rulesync.plan import Plan, read_plan, write_plan
 from rulesync.planner import Settings, build_plan
 from rulesync.references import KINDS, References, labels_from
 from rulesync.render import render_json, render_markdown, render_text
 from rulesync.reports import annotation, apply_json, validate_json
 from rulesync.safety import Policy, check, refusals
+from rulesync.schemas import config_schema, ruleset_schema
 from rulesync.session import connect, read_live
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -524,14 +525,17 @@ def export(ctx: click.Context, out_dir: Path | None, overwrite: bool) -> None:
 
 
 @main.command()
+@click.argument("kind", type=click.Choice(["ruleset", "config"]), default="ruleset")
 @handle_errors
-def schema() -> None:
-    """Print the JSON Schema of a ruleset file (for editors).
+def schema(kind: str) -> None:
+    """Print the JSON Schema of a ruleset file, or with `config` of rulesync.yaml (for editors).
 
-    Save it and point yaml-language-server at it with a first line such as
+    Copies are in the repository as ruleset.schema.json and rulesync.schema.json. Point
+    yaml-language-server at one with a first line such as
     `# yaml-language-server: $schema=../ruleset.schema.json`.
     """
-    click.echo(json.dumps(ruleset_json_schema(), indent=2))
+    document = ruleset_schema() if kind == "ruleset" else config_schema()
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 main.add_command(emulator)
