@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -299,3 +300,17 @@ def test_the_comment_stays_within_github_s_limit(repo: Project) -> None:
     body = gh[-1]["body"]
     assert len(body.encode("utf-8")) <= 65_536
     assert body.count("<details>") == body.count("</details>")
+
+
+def test_the_example_config_repository_works_as_copied(tmp_path: Path) -> None:
+    repo = Project(tmp_path / "repo")
+    shutil.copytree(ROOT / "examples" / "config-repo", repo.root)
+    result, outputs, _ = run_action(repo, "validate")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Valid: 2 rulesets in rulesets/ (environments: local, production)." in result.stdout
+    result, outputs, _ = run_action(repo, "plan")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert outputs["changes"] == "true"
+    assert "**Plan: 2 to create, 0 to update, 0 to delete, 0 unchanged.**" in result.stdout
+    assert run_action(repo, "apply")[0].returncode == 0
+    assert run_action(repo, "plan")[1]["changes"] == "false"
