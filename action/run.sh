@@ -44,6 +44,7 @@ summary() {
 log_block() {
   local tail_text
   tail_text=$(tail -c 3000 "$1" | { iconv -c -f UTF-8 -t UTF-8 2>/dev/null || cat; } | tr '`' "'")
+  # shellcheck disable=SC2016 # backticks of a markdown fence, not a command
   printf '```text\n%s\n```\n' "$tail_text"
 }
 
@@ -124,6 +125,7 @@ drift_issue() {
     -f per_page=100) || number=
   if [ "$code" = 0 ]; then
     if [ -n "$number" ]; then
+      # shellcheck disable=SC2016 # markdown code, not a command
       printf 'No drift any more: `%s` matches the files again.\n' "$label" > "$body"
       gh_api --method POST "repos/$repo/issues/$number/comments" -F "body=@$body" > /dev/null
       gh_api --method PATCH "repos/$repo/issues/$number" -f state=closed \

