@@ -109,7 +109,10 @@ def test_the_sdist_carries_what_the_tests_read_and_its_tests_run(
 ) -> None:
     (sdist,) = dist.glob("rulesync-*.tar.gz")
     with tarfile.open(sdist) as archive:
-        archive.extractall(tmp_path, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python 3.10.12 and later
+            archive.extractall(tmp_path, filter="data")
+        else:
+            archive.extractall(tmp_path)  # our own sdist, just built
     (unpacked,) = tmp_path.iterdir()
     for needed in (
         "LICENSE",
