@@ -27,6 +27,7 @@ from rulesync.errors import (
     InvalidFiles,
     Problem,
     RulesyncError,
+    StalePlan,
     UnsafePlan,
 )
 from rulesync.export import plan_files, ruleset_yaml, write_files
@@ -36,7 +37,7 @@ from rulesync.plan import Plan, read_plan, write_plan
 from rulesync.planner import Settings, build_plan
 from rulesync.references import KINDS, References, labels_from
 from rulesync.render import render_json, render_markdown, render_text
-from rulesync.reports import annotation, apply_json, validate_json
+from rulesync.reports import annotation, apply_json, refused_json, validate_json
 from rulesync.safety import Policy, check, refusals
 from rulesync.schemas import config_schema, ruleset_schema
 from rulesync.session import connect, read_live
@@ -130,7 +131,7 @@ def _annotate(problems: list[Problem]) -> None:
     """Under GitHub Actions, file problems also as error annotations on the pull request."""
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for problem in problems:
-            click.echo(annotation(problem), err=True)
+            click.echo(annotation(problem, os.environ.get("GITHUB_WORKSPACE", "")), err=True)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -356,7 +357,7 @@ def apply(
             _nothing_to_apply(the_plan, fmt)
             return
         with connect(config, env, parallelism=parallelism) as client:
-            check_stale(the_plan, client)
+            _check_stale(the_plan, client, fmt)
             _apply(the_plan, client, parallelism, fmt)
         return
     config, env, desired = _environment(ctx)
@@ -382,8 +383,18 @@ def apply(
                 )
             click.confirm(f"Apply these changes to {the_plan.environment!r}?", abort=True)
             # the answer may have taken a while: apply only if nothing moved meanwhile
-            check_stale(the_plan, client)
+            _check_stale(the_plan, client, fmt)
         _apply(the_plan, client, parallelism, fmt)
+
+
+def _check_stale(the_plan: Plan, client: Client, fmt: str) -> None:
+    """Refuse a plan whose rulesets moved; with --format json the report says so too."""
+    try:
+        check_stale(the_plan, client)
+    except StalePlan as err:
+        if fmt == "json":
+            click.echo(refused_json(the_plan, str(err)))
+        raise
 
 
 def _nothing_to_apply(the_plan: Plan, fmt: str, *, quiet: bool = False) -> None:

@@ -6,6 +6,7 @@ Pure functions returning strings; `cli.py` decides when to print them.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,9 +24,16 @@ def _property(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotation(problem: Problem) -> str:
-    """``::error file=PATH,line=L,col=C,title=FIELD::message``: shown on the pull request's diff."""
-    props = [f"file={_property(problem.path)}"]
+def annotation(problem: Problem, workspace: str = "") -> str:
+    """``::error file=PATH,line=L,col=C,title=FIELD::message``: shown on the pull request's diff.
+
+    GitHub wants PATH relative to the repository (``workspace``), wherever rulesync ran."""
+    path = problem.path
+    if workspace:
+        full = os.path.abspath(path)
+        if os.path.commonpath([full, os.path.abspath(workspace)]) == os.path.abspath(workspace):
+            path = os.path.relpath(full, workspace)
+    props = [f"file={_property(path)}"]
     if problem.line:
         props += [f"line={problem.line}", f"col={problem.col}"]
     if problem.field:
@@ -60,7 +68,12 @@ def _change(change: Change) -> dict[str, Any]:
     return {"action": change.action, "name": change.name, "id": change.id}
 
 
-def apply_json(plan: Plan, report: Report, api_requests: int) -> str:
+def refused_json(plan: Plan, reason: str) -> str:
+    """The apply report when the whole plan was refused: nothing started."""
+    return apply_json(plan, Report(skipped=list(plan.changes)), 0, refused=reason)
+
+
+def apply_json(plan: Plan, report: Report, api_requests: int, *, refused: str = "") -> str:
     """The apply report: what was applied, what failed and why, what was not started."""
     return json.dumps(
         {
@@ -73,6 +86,7 @@ def apply_json(plan: Plan, report: Report, api_requests: int) -> str:
             "failed": [{**_change(o.change), "detail": o.detail} for o in report.failed],
             "not_started": [_change(c) for c in report.skipped],
             "verify_errors": list(report.verify_errors),
+            "refused": refused or None,
             "api_requests": api_requests,
         },
         indent=2,

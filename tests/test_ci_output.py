@@ -162,3 +162,27 @@ def test_apply_on_a_terminal_shows_a_progress_bar(tmp_path: Path, emulator: Any)
     assert "Applying" in shown and "5/5" in shown and "API requests" in shown
     assert "[1/5]" not in shown  # no line per change on a terminal
     assert "Applied: 5 created" in shown
+
+
+def test_apply_json_of_a_stale_plan_reports_nothing_started(setup: tuple[Project, Org]) -> None:
+    project, org = setup
+    rid = org.create("U", includeUnsubscribeLinks=False)
+    project.ruleset("U", "includeUnsubscribeLinks: true\n")
+    assert project.run("plan", "--out", "plan.json").exit_code == 0
+    org.update(rid, meetingBookedAction="finish")  # someone edits U in the UI
+    result = project.run("apply", "plan.json", "--format", "json")
+    assert result.exit_code == 3
+    report = json.loads(result.stdout)
+    assert report["applied"] == [] and report["failed"] == []
+    assert report["not_started"] == [{"action": "update", "name": "U", "id": rid}]
+    assert f"'U' (id {rid}) changed" in report["refused"]
+
+
+def test_annotation_paths_are_relative_to_the_repository(tmp_path: Path) -> None:
+    # the action's working-directory: rulesync runs in a folder of the repository
+    project = Project(tmp_path / "config", env={"GITHUB_ACTIONS": "true"})
+    project.env["GITHUB_WORKSPACE"] = str(tmp_path)
+    project.ruleset("Inbound", BAD)
+    result = project.run("validate")
+    assert "::error file=config/rulesets/inbound.yaml,line=2,col=19," in result.stderr
+    assert "config/rulesets" not in result.stderr.split("::error")[0]  # plain lines unchanged
