@@ -335,6 +335,7 @@ def apply(
     With PLAN_FILE (from `rulesync plan --out`), exactly that plan is applied, after checking
     that nothing it touches changed since (else exit 3, nothing written). Without it, a plan is
     made and shown, then applied once you confirm (--yes when there is no terminal).
+    Progress goes to stderr: a bar on a terminal, one line per change otherwise (CI, logs).
     Exit codes: 0 applied, 1 error, 3 refused (unsafe or stale), 4 some changes failed.
     """
     if plan_file is not None:
