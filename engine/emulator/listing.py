@@ -19,7 +19,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
 
 from rulesync.emulator import rules
 from rulesync.emulator.jsonapi import ApiError, encodable, fail
@@ -30,13 +32,6 @@ SQL_INT_MAX = 2**63 - 1
 COLUMNS = {"id": "id", "name": "name", "createdAt": "created_at", "updatedAt": "updated_at"}
 _KEY = re.compile(r"^filter\[([A-Za-z0-9_]+)\](?:\[(id)\])?(?:\[([a-z]*)\])?$")
 _OPERATORS = {"gte": ">=", "lte": "<=", "gt": ">", "lt": "<"}
-
-
-class MultiArgs(Protocol):
-    def __iter__(self) -> Any: ...
-    def __getitem__(self, key: str) -> str: ...
-    def __contains__(self, key: object) -> bool: ...
-    def getlist(self, key: str) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -182,7 +177,7 @@ def _literal(
     return f"{expr} IN ({','.join('?' * len(converted))})", converted
 
 
-def _filters(kind: str, args: MultiArgs, new_syntax: bool) -> tuple[list[str], list[Any]]:
+def _filters(kind: str, args: MultiDict[str, str], new_syntax: bool) -> tuple[list[str], list[Any]]:
     conditions: list[str] = []
     params: list[Any] = []
     for key in args:
@@ -266,7 +261,7 @@ def _decode_cursor(raw: str, query_sort: str, width: int, parameter: str) -> lis
 # -- the whole query ----------------------------------------------------------------------
 
 
-def _paging(args: MultiArgs) -> tuple[int, int | None]:
+def _paging(args: MultiDict[str, str]) -> tuple[int, int | None]:
     size = rules.DEFAULT_PAGE_SIZE
     offset: int | None = None
     for key in args:
@@ -282,14 +277,14 @@ def _paging(args: MultiArgs) -> tuple[int, int | None]:
     return size, offset
 
 
-def _flag(args: MultiArgs, name: str) -> bool:
+def _flag(args: MultiDict[str, str], name: str) -> bool:
     value = args.get(name, "false")
     if value not in ("true", "false"):
         raise _bad(f"{name} must be true or false, got {value!r}", name)
     return value == "true"
 
 
-def parse_list_query(kind: str, args: MultiArgs) -> ListQuery:
+def parse_list_query(kind: str, args: MultiDict[str, str]) -> ListQuery:
     """Query string -> ListQuery; anything this API refuses is a 400 naming the parameter."""
     size, offset = _paging(args)
     sort_spec = args["sort"] if args.get("sort") else "id"

@@ -70,6 +70,11 @@ class OAuthIssuer:
     def enabled(self) -> bool:
         return bool(self._client_id and self._client_secret and self._refresh)
 
+    @property
+    def latest_refresh_token(self) -> str | None:
+        with self._lock:
+            return self._refresh[-1][0] if self._refresh else None
+
     def accepts(self, token: str) -> bool:
         with self._lock:
             expiry = self._access_tokens.get(token)
