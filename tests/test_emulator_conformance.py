@@ -12,7 +12,6 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 import requests
 
-from rulesync.model import RELATIONSHIPS
 from tests.conftest import Api
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,6 +20,12 @@ SHARED_SPEC = REPO.parent / "shared" / "outreach" / "openapi-rulesets.json"
 SPEC: dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 _DROP = {"nullable", "x-internal", "description"}
+# Writable to-one relationships of a ruleset and their types, as the document gives them.
+RELATIONSHIPS: dict[str, str] = {
+    name: node["properties"]["data"]["properties"]["type"]["enum"][0]
+    for name, node in SPEC["components"]["schemas"]["rulesetRelationships"]["properties"].items()
+    if "data" in node["properties"] and "readonly.svg" not in node.get("description", "")
+}
 
 
 def to_json_schema(node: Any, *, closed: bool = False) -> Any:

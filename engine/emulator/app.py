@@ -61,7 +61,9 @@ Handler = Callable[[Request, dict[str, Any]], Response]
 class LimitedRequest(Request):
     """Bodies are capped whatever their transfer encoding (a chunked body included)."""
 
-    max_content_length = MAX_BODY_BYTES
+    # One byte over the cap, so that a chunked body (whose length is unknown up front, and
+    # which werkzeug cuts silently at the limit) shows it is too large by reaching it.
+    max_content_length = MAX_BODY_BYTES + 1
     max_form_memory_size = MAX_BODY_BYTES
 
 
@@ -113,6 +115,8 @@ def _json_body(request: Request) -> Any:
         raw = request.get_data(cache=False)
     except RequestEntityTooLarge:
         raise _too_large() from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise _too_large()
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):
@@ -120,7 +124,13 @@ def _json_body(request: Request) -> Any:
 
 
 def _too_large() -> ApiError:
-    return fail(413, "requestTooLarge", f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    # The rest of the body is never read: the connection cannot carry another request.
+    return fail(
+        413,
+        "requestTooLarge",
+        f"The body is larger than {MAX_BODY_BYTES} bytes.",
+        headers={"Connection": "close"},
+    )
 
 
 def _jsonapi_body(request: Request) -> Any:
