@@ -169,6 +169,13 @@ def test_include_and_sparse_fieldsets(api: Api, three: list[dict[str, Any]]) -> 
     ]
     one = api.get(f"/rulesets/{ruleset['id']}", params={"include": "owner"}).json()
     assert [i["id"] for i in one["included"]] == [2]
+    created = api.request(
+        "POST",
+        "/rulesets",
+        body={"data": {"type": "ruleset", "attributes": {"name": "New"}}},
+        params={"include": "owner"},
+    )
+    assert created.status_code == 201 and "included" not in created.json()
     bad = api.get("/rulesets", params={"include": "colour"})
     assert bad.status_code == 400
 

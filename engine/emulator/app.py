@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -291,10 +292,14 @@ class EmulatorApp:
         return request.host_url.rstrip("/") + "/api/v2"
 
     def _renderer(self, request: Request, kind: str) -> Renderer:
+        shape = parse_shape(kind, request.args)
+        if request.method in ("POST", "PATCH"):
+            # Not on create/update answers since May 2023 (Conventions, field expansion).
+            shape = replace(shape, include=())
         return Renderer(
             store=self.store,
             base=self._base(request),
-            shape=parse_shape(kind, request.args),
+            shape=shape,
             grants=lambda collection, level: grants(self.scopes, collection, level),
         )
 
