@@ -105,6 +105,8 @@ def test_sequences_list_filter_get_and_assign_a_ruleset(api: Api) -> None:
     assert patched.json()["data"]["relationships"]["ruleset"]["data"]["id"] == ruleset["id"]
     using = api.get("/sequences", params={"filter[ruleset][id]": str(ruleset["id"])}).json()
     assert [s["id"] for s in using["data"]] == [target]
+    by_sequence = api.get("/rulesets", params={"filter[sequences][id]": f"{target},999"})
+    assert [r["id"] for r in by_sequence.json()["data"]] == [ruleset["id"]]
     related = ruleset["relationships"]["sequences"]["links"]["related"]
     assert [s["id"] for s in api.get(related).json()["data"]] == [target]
     # other attributes are read-only here; deleting the ruleset detaches it

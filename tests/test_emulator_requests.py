@@ -85,7 +85,7 @@ def test_unfilterable_and_unsortable_attributes_are_refused(api: Api) -> None:
     for params in (
         {"filter[meetingBookedAction]": "x"},
         {"sort": "meetingBookedAction"},
-        {"filter[sequences][id]": "1"},
+        {"filter[stages][id]": "1"},
     ):
         response = api.get("/rulesets", params=params)
         assert response.status_code == 400, params

@@ -32,6 +32,9 @@ SQL_INT_MAX = 2**63 - 1
 COLUMNS = {"id": "id", "name": "name", "createdAt": "created_at", "updatedAt": "updated_at"}
 _KEY = re.compile(r"^filter\[([A-Za-z0-9_]+)\](?:\[(id)\])?(?:\[([a-z]*)\])?$")
 _OPERATORS = {"gte": ">=", "lte": "<=", "gt": ">", "lt": "<"}
+# To-many relationships the documents call filterable by id, answered through the to-one
+# relationship that points back: a ruleset's sequences are the sequences whose ruleset it is.
+_REVERSE = {("ruleset", "sequences"): ("sequences", "ruleset")}
 
 
 @dataclass(frozen=True)
@@ -187,11 +190,16 @@ def _filters(kind: str, args: MultiDict[str, str], new_syntax: bool) -> tuple[li
         if match is None:
             raise _bad(f"{key} is not a filter this API understands", key)
         name, rel, op = match.groups()
-        expr, spec = _target(kind, name, rel, key)
+        reverse = _REVERSE.get((kind, name)) if rel is not None else None
+        expr, spec = ("id", None) if reverse else _target(kind, name, rel, key)
         if new_syntax or op is not None:
             condition, values = _literal(expr, spec, op, args.getlist(key), key)
         else:
             condition, values = _legacy(expr, spec, args[key], key)
+        if reverse is not None:
+            table, back = reverse
+            # Inside the subquery `id` and `relationships` are the other table's.
+            condition = f"id IN (SELECT {relationship_expr(back)} FROM {table} WHERE {condition})"
         conditions.append(condition)
         params.extend(values)
     return conditions, params
