@@ -59,3 +59,25 @@ def test_field_table_is_read_from_the_bundled_documents() -> None:
     assert sequence.to_one()["ruleset"] == "ruleset"
     assert sequence.attributes["enabled"].read_only
     assert sequence.collection == "sequences"
+
+
+def test_the_engine_agrees_with_the_reference() -> None:
+    """Two independent readings of Outreach's documents: the engine's field rules and the
+    emulator's. A mistake on either side shows here instead of passing unnoticed."""
+    from rulesync import model
+    from rulesync.emulator import rules
+
+    ruleset = resource("ruleset")
+    limits = {n: a.max_length for n, a in ruleset.attributes.items() if a.type == "string"}
+    assert {n: limits[n] for n in model.STRING_LIMITS} == model.STRING_LIMITS
+    assert limits["name"] == model.NAME_LIMIT
+    writable = {n for n, a in ruleset.attributes.items() if not a.read_only}
+    assert writable == {"name", *model.ATTRIBUTES}
+    assert ruleset.to_one() == model.RELATIONSHIPS
+    integers = {n for n, a in ruleset.attributes.items() if a.type == "integer"}
+    assert integers == {*model.DURATION_FIELDS, *model.COUNT_FIELDS}
+    booleans = {n for n, a in ruleset.attributes.items() if a.type == "boolean"}
+    assert booleans == set(model.BOOL_FIELDS)
+    enumerated = rules.ENUMERATED["ruleset"]
+    assert {n: e.values for n, e in enumerated.items()} == model.ENUMS
+    assert {n: e.default for n, e in enumerated.items()} == model.STORED_DEFAULTS
