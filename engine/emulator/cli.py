@@ -48,8 +48,8 @@ def emulator() -> None:
     "--seed",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="YAML or JSON file of stages, taskPriorities, users and rulesets to start from "
-    "(replaces the data in --db).",
+    help="YAML or JSON file of stages, taskPriorities, users, rulesets and sequences to "
+    "start from (replaces the data in --db).",
 )
 @click.option(
     "--scopes",
