@@ -22,6 +22,7 @@ from rulesync.documents import (
 )
 from rulesync.errors import ApiError, StalePlan
 from rulesync.plan import Action, Change, Plan
+from rulesync.references import KINDS, labels_from
 
 log = logging.getLogger(__name__)
 KIND = "rulesets"
@@ -54,6 +55,43 @@ class Report:
     @property
     def success(self) -> bool:
         return not self.failed and not self.skipped and not self.verify_errors
+
+
+def check_bound(plan: Plan, *, environment: str, api_url: str) -> None:
+    """Offline: a saved plan applies only to the environment and API URL it was made for."""
+    wrong = []
+    if plan.environment != environment:
+        wrong.append(
+            f"it was planned for environment {plan.environment!r}, not {environment!r}"
+            f" (pass --env {plan.environment} to apply it there)"
+        )
+    if plan.api_url != api_url:
+        wrong.append(f"it was planned against {plan.api_url}, this environment is {api_url}")
+    _refuse_other_org(wrong)
+
+
+def check_references(plan: Plan, client: Client) -> None:
+    """Every org is served from the same URL: the reference data the plan resolved (stage,
+    task priority and user ids with their names) must be the same here."""
+    wrong = []
+    for kind, labels in sorted(plan.references.labels.items()):
+        live = labels_from(kind, client.list_all(KINDS[kind][0]))
+        word = KINDS[kind][2]
+        for ref_id, label in sorted(labels.items()):
+            now = live.get(ref_id)
+            if now != label:
+                here = "does not exist" if now is None else f"is {now!r}"
+                wrong.append(f"{word} {ref_id} was {label!r} when planned; here it {here}")
+    _refuse_other_org(wrong[:10] + ([f"... and {len(wrong) - 10} more"] if len(wrong) > 10 else []))
+
+
+def _refuse_other_org(wrong: list[str]) -> None:
+    if wrong:
+        raise StalePlan(
+            "the saved plan belongs to another org or environment, nothing was applied:\n  - "
+            + "\n  - ".join(wrong)
+            + "\nPlan again against this environment and review that plan."
+        )
 
 
 def check_stale(plan: Plan, client: Client) -> None:

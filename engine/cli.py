@@ -15,7 +15,13 @@ from typing import Any, TypeVar
 import click
 
 from rulesync import __version__
-from rulesync.applier import Outcome, apply_plan, check_stale
+from rulesync.applier import (
+    Outcome,
+    apply_plan,
+    check_bound,
+    check_references,
+    check_stale,
+)
 from rulesync.client import Client
 from rulesync.config import Config, Environment, load_config
 from rulesync.documents import live_document, resource_name
@@ -300,17 +306,14 @@ def apply(
         config = _config(ctx)
         env = config.environment(ctx.obj["env_name"])
         the_plan = read_plan(plan_file)
-        if the_plan.environment != env.name:
-            raise ConfigError(
-                f"{plan_file} was planned for environment "
-                f"{the_plan.environment!r}, not {env.name!r}; pass --env "
-                f"{the_plan.environment} or plan again"
-            )
+        check_bound(the_plan, environment=env.name, api_url=env.api_url)
+        # the plan is checked against today's config: manage and protect may have changed
         check(the_plan, _policy(config), force=force)
         if not the_plan.has_changes:
             click.echo("No changes.")
             return
         with connect(config, env, parallelism=parallelism) as client:
+            check_references(the_plan, client)
             check_stale(the_plan, client)
             _apply(the_plan, client, parallelism)
         return

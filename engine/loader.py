@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import fnmatch
+import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,16 @@ class _Parsed:
 
 
 def matches(name: str, globs: tuple[str, ...] | list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, glob) for glob in globs)
+    """Whether ``name`` matches a pattern: ``*`` any run of characters, ``?`` one character,
+    every other character itself (``[EMEA] Inbound`` is a name, not a character class);
+    case-sensitive, like names."""
+    return any(_pattern(glob).fullmatch(name) for glob in globs)
+
+
+@functools.lru_cache(maxsize=1024)
+def _pattern(glob: str) -> re.Pattern[str]:
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
+    return re.compile("".join(parts), re.DOTALL)
 
 
 def ruleset_files(directory: Path) -> list[Path]:

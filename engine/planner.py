@@ -19,7 +19,7 @@ from rulesync.documents import (
 from rulesync.errors import PlanError, UnknownReference
 from rulesync.loader import Desired, matches
 from rulesync.model import RELATIONSHIPS
-from rulesync.plan import Change, Plan
+from rulesync.plan import Change, Kept, Plan
 from rulesync.references import References, resolve
 from rulesync.yamlio import closest
 
@@ -129,27 +129,29 @@ def build_plan(
         raise PlanError("\n".join(errors))
 
     declared = {d.name for d in desired} | {p for d in desired for p in d.previous_names}
-    if settings.prune:
-        for resource in managed:
-            name = resource_name(resource) or ""
-            rid = resource_id(resource)
-            if (
-                rid is None
-                or rid in claimed
-                or name in declared
-                or matches(name, settings.protect)
-                or (settings.targets and name not in settings.targets)
-            ):
-                continue
-            changes.append(
-                Change(
-                    action="delete",
-                    name=name,
-                    id=rid,
-                    before=full_document(resource),
-                    live_version=fingerprint(resource),
-                )
+    kept: list[Kept] = []
+    for resource in managed:
+        name = resource_name(resource) or ""
+        rid = resource_id(resource)
+        if (
+            rid is None
+            or rid in claimed
+            or name in declared
+            or (settings.targets and not matches(name, settings.targets))
+        ):
+            continue
+        if not settings.prune or matches(name, settings.protect):
+            kept.append(Kept(id=rid, name=name))
+            continue
+        changes.append(
+            Change(
+                action="delete",
+                name=name,
+                id=rid,
+                before=full_document(resource),
+                live_version=fingerprint(resource),
             )
+        )
 
     changes.sort(key=lambda c: (_ORDER[c.action], c.name, c.id or 0))
     return Plan(
@@ -161,6 +163,7 @@ def build_plan(
         live_managed=len(managed),
         prune=settings.prune,
         references=refs,
+        kept=tuple(sorted(kept, key=lambda k: (k.name, k.id))),
     )
 
 
@@ -195,15 +198,16 @@ def _targeted(
     if not targets:
         return list(desired)
     declared = {d.name for d in desired}
-    unknown = [t for t in targets if t not in declared and t not in by_name]
+    known = [*declared, *by_name]
+    unknown = [t for t in targets if not any(matches(n, (t,)) for n in known)]
     if unknown:
         hints = []
         for name in unknown:
-            near = closest(name, [*declared, *by_name])
+            near = closest(name, known)
             hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
             hints.append(f"{name!r}{hint}")
         raise PlanError(f"--target names no declared or live ruleset: {', '.join(hints)}")
-    return [d for d in desired if d.name in targets]
+    return [d for d in desired if matches(d.name, targets)]
 
 
 def _match(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from rulesync.errors import UnsafePlan
 from rulesync.loader import matches
-from rulesync.plan import Plan
+from rulesync.plan import Change, Plan
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ def refusals(plan: Plan, policy: Policy) -> list[str]:
             reasons.append(
                 f"deletes {change.name!r}, which safety.protect {list(policy.protect)} protects"
             )
+    for change in plan.of("update"):
+        reasons.extend(_update_refusals(change, policy))
     live = plan.live_managed
     if deletes and live and len(deletes) >= live:
         reasons.append(
@@ -45,6 +47,21 @@ def refusals(plan: Plan, policy: Policy) -> list[str]:
             f"({touched * 100 / live:.1f}%), over safety.max_change_percent "
             f"{policy.max_change_percent:g}% (applies from min_existing "
             f"{policy.min_existing})"
+        )
+    return reasons
+
+
+def _update_refusals(change: Change, policy: Policy) -> list[str]:
+    reasons = []
+    names = [change.name] if change.renamed_from is None else [change.renamed_from, change.name]
+    for name in names:
+        if not matches(name, policy.manage):
+            reasons.append(f"updates {name!r}, which is outside manage {list(policy.manage)}")
+    old = change.renamed_from
+    if old is not None and matches(old, policy.protect):
+        reasons.append(
+            f"renames {old!r} to {change.name!r}, which safety.protect {list(policy.protect)}"
+            " protects (a rename must not take a ruleset out of protection unseen)"
         )
     return reasons
 

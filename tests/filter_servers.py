@@ -15,6 +15,7 @@ timing out after the API did the work.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,8 +45,11 @@ def legacy_match(value: str, raw: str) -> bool:
 
 
 class FilterProxy:
-    def __init__(self, upstream: str, *, mode: str, drop_creates: int = 0) -> None:
+    def __init__(
+        self, upstream: str, *, mode: str, drop_creates: int = 0, reject: tuple[str, ...] = ()
+    ) -> None:
         assert mode in MODES
+        self.reject = reject  # names whose create is refused with a 422, as Outreach would
         self.upstream = upstream.rstrip("/")  # http://host:port (no /api/v2)
         self.mode = mode
         self.drop_creates = drop_creates
@@ -64,6 +68,14 @@ class FilterProxy:
         if request.method == "GET" and request.path == "/api/v2/rulesets":
             self.lookups.append(request.query_string.decode())
             return self._list(request, headers)
+        if request.method == "POST" and request.path == "/api/v2/rulesets":
+            name = (
+                (request.get_json(force=True, silent=True) or {})
+                .get("data", {})
+                .get("attributes", {})
+            )
+            if name.get("name") in self.reject:
+                return _validation_error("/data/relationships/startedStage")
         upstream = requests.request(
             request.method,
             self.upstream + request.full_path.rstrip("?"),
@@ -108,9 +120,17 @@ class FilterProxy:
             ids = args.get("filter[id]")
             if ids:
                 items = [r for r in items if legacy_match(str(r["id"]), ids)]
-        import json
-
         return Response(json.dumps({"data": items}), status=200, content_type=JSONAPI)
+
+
+def _validation_error(pointer: str) -> Response:
+    error = {
+        "id": "validationError",
+        "title": "Validation Error",
+        "detail": "is not a valid value",
+        "source": {"pointer": pointer},
+    }
+    return Response(json.dumps({"errors": [error]}), status=422, content_type=JSONAPI)
 
 
 @contextmanager
