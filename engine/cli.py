@@ -23,7 +23,7 @@ from rulesync.applier import (
     check_stale,
 )
 from rulesync.client import Client
-from rulesync.config import Config, Environment, load_config
+from rulesync.config import CONFIG_FILE, Config, Environment, load_config
 from rulesync.documents import live_document, resource_name
 from rulesync.emulator.cli import emulator
 from rulesync.errors import (
@@ -83,7 +83,8 @@ def handle_errors(func: F) -> F:
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Project configuration file (default: ./rulesync.yaml when present).",
+    help="Project configuration file (default: rulesync.yaml in this folder or the nearest"
+    " folder above it).",
 )
 @click.option(
     "--env",
@@ -129,7 +130,11 @@ def _setup_logging() -> None:
 
 
 def _config(ctx: click.Context) -> Config:
-    return load_config(ctx.obj["config_path"])
+    config = load_config(ctx.obj["config_path"])
+    if ctx.obj["config_path"] is None and config.path not in (CONFIG_FILE, "(defaults)"):
+        # found in a folder above, as git finds its repository: say which one is used
+        click.echo(f"Using {config.path} (paths below are relative to its folder).", err=True)
+    return config
 
 
 def _color(stream: Any = None) -> bool:
