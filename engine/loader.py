@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,8 +72,53 @@ def _pattern(glob: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
-def ruleset_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+RULESET_SUFFIXES = (".yaml", ".yml")
+
+
+def ruleset_files(directory: Path, problems: list[Problem] | None = None) -> list[Path]:
+    """Every ``*.yaml``/``*.yml`` (any letter case) under ``directory``, in sorted order,
+    following symlinked folders (each real folder once, so a link loop ends). A folder that
+    cannot be listed is a problem: a file skipped silently would be pruned."""
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    pending = [directory]
+    while pending:
+        folder = pending.pop()
+        try:
+            info = folder.stat()
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as err:
+            if problems is not None:
+                problems.append(Problem(str(folder), 0, 0, "", f"cannot read: {err.strerror}"))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            kind = _kind_of(path)
+            if kind == "folder":
+                pending.append(path)
+            elif kind == "file" and path.suffix.lower() in RULESET_SUFFIXES:
+                found.append(path)  # an unreadable file is reported when it is read
+            elif kind != "file" and problems is not None:
+                problems.append(Problem(str(path), 0, 0, "", kind))
+    return sorted(found)
+
+
+def _kind_of(path: Path) -> str:
+    """ "folder", "file", or why the entry cannot be read as either."""
+    try:
+        info = path.stat()  # follows symlinks
+    except OSError as err:
+        return f"cannot read ({err.strerror}); fix or remove it"
+    if stat.S_ISDIR(info.st_mode):
+        return "folder"
+    if stat.S_ISREG(info.st_mode):
+        return "file"
+    if path.suffix.lower() in RULESET_SUFFIXES:
+        return "not a regular file; a ruleset file must be a plain file"
+    return "file"  # a socket or device without a ruleset suffix: not ours to read
 
 
 def load_desired(config: Config, env: Environment) -> list[Desired]:
@@ -158,7 +205,11 @@ def _read_files(config: Config, problems: list[Problem]) -> list[_Parsed]:
             )
         )
         return []
-    files = ruleset_files(directory)
+    listing: list[Problem] = []
+    files = ruleset_files(directory, listing)
+    problems.extend(
+        Problem(_shown(Path(p.path), config.root), 0, 0, "", p.message) for p in listing
+    )
     if not files:
         problems.append(
             Problem(
