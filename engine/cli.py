@@ -41,7 +41,7 @@ from rulesync.plan import Plan, read_plan, write_plan
 from rulesync.planner import Settings, build_plan
 from rulesync.references import KINDS, References, labels_from
 from rulesync.render import render_json, render_markdown, render_text
-from rulesync.safety import Policy, check, refusals
+from rulesync.safety import Policy, check, refusals, unmatched_patterns
 from rulesync.session import connect, read_live
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -176,6 +176,9 @@ def _make_plan(
     targets: tuple[str, ...],
 ) -> Plan:
     live = read_live(client, desired)
+    live_names = [n for r in live.rulesets if (n := resource_name(r)) is not None]
+    for warning in unmatched_patterns(live_names, _policy(config)):
+        click.echo(f"Warning: {warning}", err=True)
     settings = Settings(
         environment=env.name,
         api_url=env.api_url,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rulesync.errors import UnsafePlan
@@ -76,3 +77,20 @@ def check(plan: Plan, policy: Policy, *, force: bool) -> list[str]:
             + "\nReview it; pass --force to apply it anyway."
         )
     return reasons
+
+
+def unmatched_patterns(live_names: Iterable[str], policy: Policy) -> list[str]:
+    """Warnings for `manage` and `protect` patterns that match no live ruleset: usually a
+    typo or a case slip, and a protect pattern that matches nothing protects nothing."""
+    names = list(live_names)
+    if not names:
+        return []
+    warnings = []
+    for setting, patterns in (("manage", policy.manage), ("safety.protect", policy.protect)):
+        for pattern in patterns:
+            if not any(matches(name, (pattern,)) for name in names):
+                warnings.append(
+                    f"{setting} pattern {pattern!r} matches no live ruleset (patterns are"
+                    " case-sensitive; only * and ? are wildcards, [ and ] are literal)"
+                )
+    return warnings
