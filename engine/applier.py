@@ -121,11 +121,9 @@ def check_stale(plan: Plan, client: Client) -> None:
     for rid, change in sorted(touched.items(), key=lambda kv: kv[1].name):
         moved.extend(_moved(change, rid, by_id.get(rid)))
     for name, change in sorted(claimed.items()):
-        others = sorted(
-            str(resource_id(r)) for r in holders.get(name, []) if resource_id(r) != change.id
-        )
+        others = [r for r in holders.get(name, []) if resource_id(r) != change.id]
         if others:
-            ids = ", ".join(others)
+            ids = id_list(others)
             why = "" if change.action == "create" else f"; {change.renamed_from!r} cannot take it"
             moved.append(f"{name!r} now exists (id {ids}){why}")
     if moved:
@@ -161,6 +159,11 @@ def resource_body(doc: Document) -> dict[str, Any]:
     if relationships:
         body["relationships"] = relationships
     return body
+
+
+def id_list(resources: Iterable[dict[str, Any]]) -> str:
+    """``"3, 12, 40"``: the ids of ``resources`` in numeric order."""
+    return ", ".join(str(i) for i in sorted(resource_id(r) or 0 for r in resources))
 
 
 def patch_body(rid: int, patch: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -205,7 +208,7 @@ def _create(client: Client, change: Change) -> Outcome:
 
 
 def _duplicate_names(name: str, found: list[dict[str, Any]]) -> str:
-    ids = ", ".join(sorted(str(resource_id(r)) for r in found))
+    ids = id_list(found)
     return (
         f"{len(found)} rulesets are named {name!r} now (ids {ids}); another apply may have"
         " run at the same time: delete the extra ones in Outreach, then plan again"
@@ -271,7 +274,7 @@ def _not_taken(client: Client, creates: list[Change], report: Report) -> list[Ch
     for change in creates:
         holders = taken.get(change.name, [])
         if holders:
-            ids = ", ".join(sorted(str(resource_id(r)) for r in holders))
+            ids = id_list(holders)
             report.outcomes.append(
                 Outcome(
                     change,

@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,13 +37,14 @@ from rulesync.errors import (
 )
 from rulesync.export import plan_files, ruleset_yaml, write_files
 from rulesync.loader import Desired, load_desired, matches
+from rulesync.lock import environment_lock
 from rulesync.model import RELATIONSHIPS, ruleset_json_schema
 from rulesync.plan import Plan, read_plan, write_plan
 from rulesync.planner import Settings, build_plan
 from rulesync.references import KINDS, References, labels_from
 from rulesync.render import render_json, render_markdown, render_text
 from rulesync.safety import Policy, check, refusals, unmatched_patterns
-from rulesync.session import connect, read_live
+from rulesync.session import STATE_DIR, connect, read_live
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -301,8 +303,15 @@ def apply(
     """Apply a saved plan, or plan now and apply after confirmation.
 
     With PLAN_FILE (from `rulesync plan --out`), exactly that plan is applied, after checking
-    that nothing it touches changed since (else exit 3, nothing written). Without it, a plan is
-    made and shown, then applied once you confirm (--yes when there is no terminal).
+    that it was made for this environment, API URL and org (its stage, task priority and user
+    ids and names), that today's manage and protect allow it, and that nothing it touches
+    changed since (else exit 3, nothing written). A damaged or edited plan file is exit 1.
+    Without it, a plan is made and shown, then applied once you confirm (--yes when there is
+    no terminal).
+
+    One apply per environment runs at a time on a machine (lock in .rulesync/); a second one
+    waits up to RULESYNC_LOCK_TIMEOUT seconds (default 60), then stops with exit 1. After
+    applying, a name held by several live rulesets (a racing apply elsewhere) is exit 4.
     Exit codes: 0 applied, 1 error, 3 refused (unsafe or stale), 4 some changes failed.
     """
     if plan_file is not None:
@@ -320,13 +329,13 @@ def apply(
         if not the_plan.has_changes:
             click.echo("No changes.")
             return
-        with connect(config, env, parallelism=parallelism) as client:
+        with _locked(config, env), connect(config, env, parallelism=parallelism) as client:
             check_references(the_plan, client)
             check_stale(the_plan, client)
             _apply(the_plan, client, parallelism)
         return
     config, env, desired = _environment(ctx)
-    with connect(config, env, parallelism=parallelism) as client:
+    with _locked(config, env), connect(config, env, parallelism=parallelism) as client:
         the_plan = _make_plan(client, config, env, desired, prune=prune, targets=targets)
         click.echo(render_text(the_plan, color=_color()), nl=False)
         overridden = check(the_plan, _policy(config), force=force)
@@ -344,6 +353,12 @@ def apply(
             # the answer may have taken a while: apply only if nothing moved meanwhile
             check_stale(the_plan, client)
         _apply(the_plan, client, parallelism)
+
+
+def _locked(config: Config, env: Environment) -> AbstractContextManager[None]:
+    """One apply per environment at a time on this machine (the second waits, then refuses)."""
+    shown = f"{STATE_DIR}/{env.name}.lock"
+    return environment_lock(config.root / STATE_DIR, env.name, shown=shown)
 
 
 def _apply(the_plan: Plan, client: Client, parallelism: int) -> None:

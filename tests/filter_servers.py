@@ -50,6 +50,11 @@ class FilterProxy:
     ) -> None:
         assert mode in MODES
         self.reject = reject  # names whose create is refused with a 422, as Outreach would
+        # (name, "lookup" | "create"): another machine creates `name` just before this server
+        # answers the first literal lookup of it, or just before it forwards our create of it
+        self.race: tuple[str, str] | None = None
+        self._race_name = ""
+        self.raced_id: int | None = None
         self.upstream = upstream.rstrip("/")  # http://host:port (no /api/v2)
         self.mode = mode
         self.drop_creates = drop_creates
@@ -67,7 +72,14 @@ class FilterProxy:
         }
         if request.method == "GET" and request.path == "/api/v2/rulesets":
             self.lookups.append(request.query_string.decode())
+            if self._races("lookup", request.args.getlist("filter[name][]")):
+                self._other_machine_creates(headers)
             return self._list(request, headers)
+        if request.method == "POST" and request.path == "/api/v2/rulesets":
+            body = request.get_json(force=True, silent=True) or {}
+            name = body.get("data", {}).get("attributes", {}).get("name")
+            if self._races("create", [name]):
+                self._other_machine_creates(headers)
         if request.method == "POST" and request.path == "/api/v2/rulesets":
             name = (
                 (request.get_json(force=True, silent=True) or {})
@@ -94,6 +106,28 @@ class FilterProxy:
             status=upstream.status_code,
             content_type=upstream.headers.get("Content-Type", JSONAPI),
         )
+
+    def _races(self, moment: str, names: list[Any]) -> bool:
+        with self._lock:
+            if self.race is None or self.race[1] != moment or self.race[0] not in names:
+                return False
+            self.race = None
+            return True
+
+    def _other_machine_creates(self, headers: dict[str, str]) -> None:
+        name = self._race_name
+        body = {"data": {"type": "ruleset", "attributes": {"name": name}}}
+        answer = requests.post(
+            f"{self.upstream}/api/v2/rulesets",
+            data=json.dumps(body),
+            headers={**headers, "Content-Type": JSONAPI},
+            timeout=30,
+        )
+        self.raced_id = int(answer.json()["data"]["id"])
+
+    def race_at(self, name: str, moment: str) -> None:
+        self._race_name = name
+        self.race = (name, moment)
 
     def _list(self, request: Request, headers: dict[str, str]) -> Response:
         items: list[dict[str, Any]] = []
