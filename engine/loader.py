@@ -6,7 +6,8 @@ import functools
 import os
 import re
 import stat
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from rulesync.model import (
 from rulesync.yamlio import (
     DuplicateKey,
     LocatedDict,
+    Position,
     fast_documents,
     load_documents,
     position_of,
@@ -46,6 +48,16 @@ class Desired:
     fields: dict[str, Any]  # attribute values, and relationship refs: name/email, {"id": N}, None
     source: str  # PATH:LINE, for messages
     pinned_id: int | None = None  # `id: N` in the file: this live ruleset, whatever its name
+    # field -> (path, line, col) where it was set: the file, or a config default or override
+    positions: Mapping[str, tuple[str, int, int]] = field(default_factory=dict)
+
+    def problem(self, name: str, message: str, *, label: str | None = None) -> Problem:
+        """A problem located at the field ``name`` (the document's start when unknown)."""
+        where = self.positions.get(name)
+        if where is None:
+            path, _, line = self.source.rpartition(":")
+            where = (path, int(line) if line.isdigit() else 0, 1)
+        return Problem(where[0], where[1], where[2], name if label is None else label, message)
 
     @property
     def relationships(self) -> dict[str, RefValue]:
@@ -57,6 +69,7 @@ class _Parsed:
     model: RulesetFile
     path: str
     line: int
+    positions: Mapping[str, Position] = field(default_factory=dict)
 
 
 def matches(name: str, globs: tuple[str, ...] | list[str]) -> bool:
@@ -142,10 +155,22 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
     if problems:
         raise InvalidFiles(sorted(problems, key=lambda p: (p.path, p.line, p.col)))
     base = {**layers.get(("defaults",), {}), **layers.get(("env", env.name, "defaults"), {})}
+    base_at = {
+        **_config_positions(config, ("defaults",), layers.get(("defaults",), {})),
+        **_config_positions(
+            config,
+            ("environments", env.name, "defaults"),
+            layers.get(("env", env.name, "defaults"), {}),
+        ),
+    }
     desired = []
     for item in parsed:
         own = item.model.model_dump(exclude_unset=True, exclude={"name", "previousNames", "id"})
         override = layers.get(("env", env.name, "overrides", item.model.name), {})
+        own_at = {str(k): (item.path, line, col) for k, (line, col) in item.positions.items()}
+        override_at = _config_positions(
+            config, ("environments", env.name, "overrides", item.model.name), override
+        )
         desired.append(
             Desired(
                 name=item.model.name,
@@ -153,9 +178,21 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
                 fields={**base, **own, **override},
                 source=f"{item.path}:{item.line}",
                 pinned_id=item.model.id,
+                positions={**base_at, **own_at, **override_at},
             )
         )
     return desired
+
+
+def _config_positions(
+    config: Config, prefix: tuple[str, ...], values: Mapping[str, Any]
+) -> dict[str, tuple[str, int, int]]:
+    """Where in rulesync.yaml each field of a defaults/overrides layer is set."""
+    out = {}
+    for name in values:
+        (line, col), _ = position_of(config.document, (*prefix, name))
+        out[name] = (config.path, line, col)
+    return out
 
 
 def _config_layers(
@@ -244,7 +281,9 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
                 continue
             if not isinstance(doc, dict):
                 return None
-            parsed.append(_Parsed(RulesetFile.model_validate(doc), shown, line))
+            parsed.append(
+                _Parsed(RulesetFile.model_validate(doc), shown, line, _value_positions(doc))
+            )
         return parsed
     except (
         yaml.YAMLError,
@@ -287,8 +326,13 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
                 )
             )
             continue
-        parsed.append(_Parsed(model, shown, line))
+        parsed.append(_Parsed(model, shown, line, _value_positions(doc)))
     return parsed
+
+
+def _value_positions(doc: Any) -> Mapping[str, Position]:
+    positions = getattr(doc, "value_positions", None)
+    return positions if isinstance(positions, dict) else {}
 
 
 def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem]) -> set[str]:
@@ -300,10 +344,8 @@ def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem])
         if pin is not None and pin in pins:
             first = pins[pin]
             problems.append(
-                Problem(
-                    item.path,
-                    item.line,
-                    1,
+                _at(
+                    item,
                     "id",
                     f"id {pin} is also pinned at {first.path}:{first.line};"
                     " one file per live ruleset",
@@ -316,10 +358,8 @@ def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem])
         if name in seen and (pin is None or seen[name].model.id is None):
             first = seen[name]
             problems.append(
-                Problem(
-                    item.path,
-                    item.line,
-                    1,
+                _at(
+                    item,
                     "name",
                     f"{name!r} is also declared at {first.path}:{first.line};"
                     " ruleset names must be unique",
@@ -329,10 +369,8 @@ def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem])
             seen[name] = item
         if not matches(name, config.manage):
             problems.append(
-                Problem(
-                    item.path,
-                    item.line,
-                    1,
+                _at(
+                    item,
                     "name",
                     f"{name!r} is outside `manage` {list(config.manage)} in "
                     f"{config.path}; widen manage or rename the ruleset",
@@ -343,16 +381,20 @@ def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem])
             if old in seen and old != item.model.name:
                 other = seen[old]
                 problems.append(
-                    Problem(
-                        item.path,
-                        item.line,
-                        1,
+                    _at(
+                        item,
                         "previousNames",
                         f"{old!r} is the name of the ruleset at {other.path}:"
                         f"{other.line}; a previous name must not be in use",
                     )
                 )
     return set(seen)
+
+
+def _at(item: _Parsed, field: str, message: str) -> Problem:
+    """A problem at the value of ``field`` in the file (the document's start if unknown)."""
+    line, col = item.positions.get(field, (item.line, 1))
+    return Problem(item.path, line, col, field, message)
 
 
 def _shown(path: Path, root: Path) -> str:

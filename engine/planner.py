@@ -16,7 +16,7 @@ from rulesync.documents import (
     resource_id,
     resource_name,
 )
-from rulesync.errors import PlanError, UnknownReference
+from rulesync.errors import PlanError, PlanProblems, Problem
 from rulesync.loader import Desired, matches
 from rulesync.model import RELATIONSHIPS
 from rulesync.plan import Change, Kept, Plan
@@ -35,10 +35,10 @@ class Settings:
     api_requests: int = 0
 
 
-def desired_document(item: Desired, refs: References) -> tuple[Document, list[str]]:
+def desired_document(item: Desired, refs: References) -> tuple[Document, list[Problem]]:
     """The file's ruleset as a normalized document, relationships resolved to ids."""
     doc: Document = {"attributes": {"name": item.name}, "relationships": {}}
-    problems: list[str] = []
+    problems: list[Problem] = []
     for field, value in item.fields.items():
         kind = RELATIONSHIPS.get(field)
         if kind is None:
@@ -48,7 +48,7 @@ def desired_document(item: Desired, refs: References) -> tuple[Document, list[st
         else:
             ref_id, message = resolve(kind, value, refs)
             if ref_id is None:
-                problems.append(f"{item.source}: {field}: {message}")
+                problems.append(item.problem(field, message))
             doc["relationships"][field] = {"type": kind, "id": ref_id}
     doc["attributes"] = dict(sorted(doc["attributes"].items()))
     doc["relationships"] = dict(sorted(doc["relationships"].items()))
@@ -72,17 +72,17 @@ def build_plan(
 
     wanted = _targeted(desired, by_name, settings.targets)
     docs: dict[tuple[str, int | None], Document] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     for item in wanted:
         docs[_key(item)], item_problems = desired_document(item, refs)
         problems.extend(item_problems)
     if problems:
-        raise UnknownReference("\n".join(problems))
+        raise PlanProblems(problems)
 
     changes: list[Change] = []
     claimed: dict[int, str] = {}
     unchanged = 0
-    errors: list[str] = []
+    errors: list[Problem] = []
     by_id = {rid: r for r in managed if (rid := resource_id(r)) is not None}
     for item in sorted(wanted, key=lambda d: (d.name, d.pinned_id or 0)):
         if item.pinned_id is not None:
@@ -98,12 +98,15 @@ def build_plan(
             continue
         rid = resource_id(match)
         if rid is None:
-            errors.append(f"{item.source}: live ruleset {item.name!r} has no usable id")
+            errors.append(item.problem("name", f"live ruleset {item.name!r} has no usable id"))
             continue
         if rid in claimed:
             errors.append(
-                f"{item.source}: live ruleset id {rid} is claimed by both "
-                f"{claimed[rid]!r} and {item.name!r} (check previousNames)"
+                item.problem(
+                    "previousNames" if renamed_from else "name",
+                    f"live ruleset id {rid} is claimed by both {claimed[rid]!r} and"
+                    f" {item.name!r} (check previousNames)",
+                )
             )
             continue
         claimed[rid] = item.name
@@ -126,7 +129,7 @@ def build_plan(
             )
         )
     if errors:
-        raise PlanError("\n".join(errors))
+        raise PlanProblems(errors)
 
     declared = {d.name for d in desired} | {p for d in desired for p in d.previous_names}
     kept: list[Kept] = []
@@ -176,7 +179,7 @@ def _key(item: Desired) -> tuple[str, int | None]:
 
 def _pinned(
     item: Desired, by_id: dict[int, dict[str, Any]], live: Sequence[dict[str, Any]]
-) -> tuple[dict[str, Any] | None, str | None, str]:
+) -> tuple[dict[str, Any] | None, str | None, Problem | None]:
     """The live ruleset a file pins with `id: N`; a different live name makes it a rename."""
     rid = item.pinned_id
     found = by_id.get(rid) if rid is not None else None
@@ -187,9 +190,9 @@ def _pinned(
             if outside
             else "does not exist; remove `id:` to create the ruleset, or fix the id"
         )
-        return None, None, f"{item.source}: {item.name!r}: id {rid}: the live ruleset {why}"
+        return None, None, item.problem("id", f"{item.name!r}: id {rid}: the live ruleset {why}")
     live_name = resource_name(found)
-    return found, (live_name if live_name != item.name else None), ""
+    return found, (live_name if live_name != item.name else None), None
 
 
 def _targeted(
@@ -212,35 +215,37 @@ def _targeted(
 
 def _match(
     item: Desired, by_name: dict[str, list[dict[str, Any]]]
-) -> tuple[dict[str, Any] | None, str | None, str]:
-    """(live resource or None, renamed_from, error)."""
+) -> tuple[dict[str, Any] | None, str | None, Problem | None]:
+    """(live resource or None, renamed_from, problem)."""
     found = by_name.get(item.name, [])
     if len(found) > 1:
-        return None, None, _duplicates(item, item.name, found)
+        return None, None, _duplicates(item, "name", item.name, found)
     if found:
-        return found[0], None, ""
+        return found[0], None, None
     hits = [(old, by_name[old]) for old in item.previous_names if by_name.get(old)]
     if not hits:
-        return None, None, ""
+        return None, None, None
     if len(hits) > 1:
         olds = ", ".join(repr(old) for old, _ in hits)
         return (
             None,
             None,
-            (
-                f"{item.source}: {item.name!r}: several previousNames are live "
-                f"({olds}); keep only the one to rename and delete the others"
+            item.problem(
+                "previousNames",
+                f"{item.name!r}: several previousNames are live ({olds}); keep only the one"
+                " to rename and delete the others",
             ),
         )
     old, resources = hits[0]
     if len(resources) > 1:
-        return None, None, _duplicates(item, old, resources)
-    return resources[0], old, ""
+        return None, None, _duplicates(item, "previousNames", old, resources)
+    return resources[0], old, None
 
 
-def _duplicates(item: Desired, name: str, found: list[dict[str, Any]]) -> str:
-    ids = sorted(str(resource_id(r)) for r in found)
-    return (
-        f"{item.source}: {len(found)} live rulesets are named {name!r} (ids {', '.join(ids)});"
-        " rename or delete all but one in Outreach, then plan again"
+def _duplicates(item: Desired, field: str, name: str, found: list[dict[str, Any]]) -> Problem:
+    ids = ", ".join(str(i) for i in sorted(resource_id(r) or 0 for r in found))
+    return item.problem(
+        field,
+        f"{len(found)} live rulesets are named {name!r} (ids {ids}); pin one with `id: N`,"
+        " or rename or delete all but one in Outreach, then plan again",
     )

@@ -133,10 +133,10 @@ def test_unknown_reference_offers_closest_names(setup: tuple[Project, Org]) -> N
     result = project.run("plan")
     assert result.exit_code == 1
     assert (
-        "rulesets/r.yaml:1: startedStage: no stage named 'Aproaching' in this org; did you "
+        "rulesets/r.yaml:2:15: startedStage: no stage named 'Aproaching' in this org; did you "
         "mean 'Approaching'?" in result.output
     )
-    assert "no user named 'revop@example.com'" in result.output
+    assert "rulesets/r.yaml:3:8: owner: no user named 'revop@example.com'" in result.output
     assert "Traceback" not in result.output
 
 
