@@ -54,7 +54,7 @@ target_option = click.option(
     "targets",
     multiple=True,
     metavar="NAME",
-    help="Limit the run to this ruleset (repeatable).",
+    help="Limit the run to rulesets matching NAME (repeatable; * and ? are wildcards).",
 )
 
 
