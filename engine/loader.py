@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from rulesync.config import Config, Environment
 from rulesync.errors import InvalidFiles, Problem
+from rulesync.fastyaml import simple_documents
 from rulesync.model import (
     FILE_READ_ONLY,
     MANAGEABLE,
@@ -274,7 +275,8 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
     """The common case, a file without problems, without tracking positions; None when the
     file has any problem (it is then read again, with positions, to report them)."""
     try:
-        docs = fast_documents(text)
+        simple = simple_documents(text)
+        docs: list[tuple[int, Any]] = fast_documents(text) if simple is None else list(simple)
         parsed = []
         for line, doc in docs:
             if doc is None:
