@@ -272,8 +272,9 @@ def _read_files(config: Config, problems: list[Problem]) -> list[_Parsed]:
 
 
 def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
-    """The common case, a file without problems, without tracking positions; None when the
-    file has any problem (it is then read again, with positions, to report them)."""
+    """The common case, a file without problems; None when the file has any problem (it is
+    then read again, with positions, to report them). Positions of the values are kept for
+    problems found later, at plan time."""
     try:
         simple = simple_documents(text)
         docs: list[tuple[int, Any]] = fast_documents(text) if simple is None else list(simple)
@@ -283,9 +284,8 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
                 continue
             if not isinstance(doc, dict):
                 return None
-            parsed.append(
-                _Parsed(RulesetFile.model_validate(doc), shown, line, _value_positions(doc))
-            )
+            positions = _value_positions(doc) if simple is None else _flat_positions(text)
+            parsed.append(_Parsed(RulesetFile.model_validate(doc), shown, line, positions))
         return parsed
     except (
         yaml.YAMLError,
@@ -330,6 +330,24 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
             continue
         parsed.append(_Parsed(model, shown, line, _value_positions(doc)))
     return parsed
+
+
+_FLAT_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):[ ]*(\S?)", re.MULTILINE)
+
+
+def _flat_positions(text: str) -> dict[str, Position]:
+    """Where each value is in a flat file (one ``key: value`` a line, as the simple reader
+    takes them); a value on the next line (``key:`` then ``  id: N``) is where that starts."""
+    positions: dict[str, Position] = {}
+    for match in _FLAT_KEY.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        if match.group(2):
+            positions[match.group(1)] = (line, match.start(2) - match.start() + 1)
+        else:
+            rest = text[match.end() :].split("\n", 2)
+            below = rest[1] if len(rest) > 1 else ""
+            positions[match.group(1)] = (line + 1, len(below) - len(below.lstrip(" ")) + 1)
+    return positions
 
 
 def _value_positions(doc: Any) -> Mapping[str, Position]:

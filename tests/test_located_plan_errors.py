@@ -38,6 +38,15 @@ def test_an_id_reference_that_does_not_exist_fails_the_plan_located(
     assert org.names() == []
 
 
+def test_an_id_reference_in_block_style_is_located_at_its_mapping(
+    setup: tuple[Project, Org],
+) -> None:
+    project, _ = setup
+    project.ruleset("R", "deliveredStage:\n  id: 99\nowner: ada@example.com\n")
+    out = plan_error(project)
+    assert "rulesets/r.yaml:3:3: deliveredStage: no stage with id 99 in this org" in out
+
+
 def test_an_existing_id_reference_plans(setup: tuple[Project, Org]) -> None:
     project, _ = setup
     project.ruleset("R", "deliveredStage: {id: 2}\n")
@@ -101,3 +110,21 @@ def test_a_missing_pin_is_located_at_the_id(setup: tuple[Project, Org]) -> None:
     project.ruleset("Ghost", "includeUnsubscribeLinks: true\nid: 4242\n")
     out = plan_error(project)
     assert "rulesets/ghost.yaml:3:5: id: 'Ghost': id 4242: the live ruleset does not exist" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: R\nstartedStage: Cold\n",
+        "# a comment\n\nname:   R   # note\ndeliveredStage:\n  id: 2\nowner: a@b.c\n",
+        "name: 'Quoted, name'\nincludeUnsubscribeLinks: yes\ncallTaskPriority: {id: 1}\n",
+    ],
+)
+def test_flat_file_positions_are_the_ones_pyyaml_gives(text: str) -> None:
+    from rulesync.fastyaml import simple_documents
+    from rulesync.loader import _flat_positions
+    from rulesync.yamlio import load_documents
+
+    assert simple_documents(text) is not None  # the fast reader takes it
+    (_, located), *_ = load_documents(text, "x.yaml")[0]
+    assert _flat_positions(text) == located.value_positions
