@@ -153,7 +153,7 @@ def read_plan(path: Path) -> Plan:
         raise ConfigError(f"{path}: cannot read the plan file: {err.strerror}") from None
     try:
         data = json.loads(text)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise ConfigError(
             f"{path}: not JSON ({err}); pass a file made by `rulesync plan --out`"
         ) from None

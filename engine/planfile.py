@@ -155,7 +155,13 @@ def _update(change: Update, raw: dict[str, Any], where: str) -> Iterator[str]:
             yield f"{where}.patch[{number}].path: no such field {op['path']!r}"
     try:
         patched = jsonpatch.apply_patch(raw["before"], raw["patch"])
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as err:
+    except (
+        jsonpatch.JsonPatchException,
+        jsonpatch.JsonPointerException,
+        TypeError,
+        KeyError,
+        IndexError,
+    ) as err:
         yield f"{where}.patch: does not apply to before ({err})"
         return
     if patched != raw["after"]:
