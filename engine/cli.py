@@ -199,6 +199,10 @@ def _make_plan(
 def validate(ctx: click.Context) -> None:
     """Check ruleset files and rulesync.yaml, offline (no API call).
 
+    The configuration is checked for what would fail later: every environment but `local`
+    states api_url (an http(s) URL or `embedded`), a remote URL has auth, *_env settings are
+    environment variable names, OAuth settings are complete and not mixed with a bearer token.
+
     Every problem is reported at once as PATH:LINE:COL: FIELD: message. Exit 0 when valid,
     1 otherwise.
     """
@@ -251,6 +255,11 @@ def plan(
     targets: tuple[str, ...],
 ) -> None:
     """Diff the files against the live org and show the plan. Never writes to the API.
+
+    Without --prune, live managed rulesets that no file declares are listed as kept. Problems
+    only the org reveals (an unknown stage or user, an {id: N} that does not exist, duplicate
+    live names) are reported at PATH:LINE:COL of the field. A manage or protect pattern that
+    matches no live ruleset is warned about on stderr.
 
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes
     (--detailed-exitcode only), 3 the plan is unsafe (it is still shown in full).
