@@ -7,8 +7,8 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ import click
 from rulesync import __version__
 from rulesync.applier import (
     Outcome,
+    Report,
     apply_plan,
     check_bound,
     check_references,
@@ -33,17 +34,20 @@ from rulesync.errors import (
     InvalidFiles,
     Problem,
     RulesyncError,
+    StalePlan,
     UnsafePlan,
 )
 from rulesync.export import plan_files, ruleset_yaml, write_files
 from rulesync.loader import Desired, load_desired, matches
 from rulesync.lock import environment_lock
-from rulesync.model import RELATIONSHIPS, ruleset_json_schema
+from rulesync.model import RELATIONSHIPS
 from rulesync.plan import Plan, read_plan, write_plan
 from rulesync.planner import Settings, build_plan
 from rulesync.references import KINDS, References, labels_from
 from rulesync.render import render_json, render_markdown, render_text
+from rulesync.reports import annotation, apply_json, refused_json, validate_json
 from rulesync.safety import Policy, check, refusals, unmatched_patterns
+from rulesync.schemas import config_schema, ruleset_schema
 from rulesync.session import STATE_DIR, connect, read_live
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -67,6 +71,7 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except InvalidFiles as err:
             click.echo(str(err), err=True)  # PATH:LINE:COL lines, as editors and CI parse them
+            _annotate(err.problems)
             sys.exit(err.exit_code)
         except RulesyncError as err:
             click.echo(f"Error: {err}", err=True)
@@ -129,6 +134,13 @@ def _setup_logging() -> None:
         root.setLevel(logging.WARNING)
         root.propagate = False
     logging.getLogger("urllib3").setLevel(logging.ERROR)
+
+
+def _annotate(problems: list[Problem]) -> None:
+    """Under GitHub Actions, file problems also as error annotations on the pull request."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for problem in problems:
+            click.echo(annotation(problem, os.environ.get("GITHUB_WORKSPACE", "")), err=True)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -194,19 +206,33 @@ def _make_plan(
 
 
 @main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one object on stdout (valid, rulesets, environments, problems).",
+)
 @click.pass_context
 @handle_errors
-def validate(ctx: click.Context) -> None:
+def validate(ctx: click.Context, fmt: str) -> None:
     """Check ruleset files and rulesync.yaml, offline (no API call).
 
     The configuration is checked for what would fail later: every environment but `local`
     states api_url (an http(s) URL or `embedded`), a remote URL has auth, *_env settings are
     environment variable names, OAuth settings are complete and not mixed with a bearer token.
 
-    Every problem is reported at once as PATH:LINE:COL: FIELD: message. Exit 0 when valid,
-    1 otherwise.
+    Every problem is reported at once as PATH:LINE:COL: FIELD: message (under GitHub Actions
+    also as annotations on the pull request). Exit 0 when valid, 1 otherwise.
     """
-    config = _config(ctx)
+    try:
+        config = _config(ctx)
+    except InvalidFiles as err:
+        if fmt != "json":
+            raise
+        _validate_json(err.problems, 0, [])
+        raise
     problems: list[Problem] = []
     count = 0
     for env in config.environments.values():
@@ -214,10 +240,20 @@ def validate(ctx: click.Context) -> None:
             count = len(load_desired(config, env))
         except InvalidFiles as err:
             problems.extend(p for p in err.problems if p not in problems)
+    if fmt == "json":
+        _validate_json(problems, count, list(config.environments))
+        return
     if problems:
         raise InvalidFiles(problems)
     envs = ", ".join(config.environments)
     click.echo(f"Valid: {count} rulesets in {config.rulesets_dir.name}/ (environments: {envs}).")
+
+
+def _validate_json(problems: list[Problem], count: int, environments: list[str]) -> None:
+    click.echo(validate_json(problems, count, environments))
+    if problems:
+        _annotate(problems)
+        sys.exit(InvalidFiles.exit_code)
 
 
 @main.command()
@@ -297,6 +333,15 @@ def plan(
     show_default=True,
     help="Requests in flight at most.",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: the report (applied, failed with details, not started) on stdout; "
+    "the plan and progress go to stderr.",
+)
 @target_option
 @click.pass_context
 @handle_errors
@@ -307,6 +352,7 @@ def apply(
     prune: bool,
     force: bool,
     parallelism: int,
+    fmt: str,
     targets: tuple[str, ...],
 ) -> None:
     """Apply a saved plan, or plan now and apply after confirmation.
@@ -321,6 +367,7 @@ def apply(
     One apply per environment runs at a time on a machine (lock in .rulesync/); a second one
     waits up to RULESYNC_LOCK_TIMEOUT seconds (default 60), then stops with exit 1. After
     applying, a name held by several live rulesets (a racing apply elsewhere) is exit 4.
+    Progress goes to stderr: a bar on a terminal, one line per change otherwise (CI, logs).
     Exit codes: 0 applied, 1 error, 3 refused (unsafe or stale), 4 some changes failed.
     """
     if plan_file is not None:
@@ -336,21 +383,26 @@ def apply(
         # the plan is checked against today's config: manage and protect may have changed
         check(the_plan, _policy(config), force=force)
         if not the_plan.has_changes:
-            click.echo("No changes.")
+            _nothing_to_apply(the_plan, fmt)
             return
         with _locked(config, env), connect(config, env, parallelism=parallelism) as client:
-            check_references(the_plan, client)
-            check_stale(the_plan, client)
-            _apply(the_plan, client, parallelism)
+            _check_stale(the_plan, client, fmt, bound=True)
+            _apply(the_plan, client, parallelism, fmt)
         return
     config, env, desired = _environment(ctx)
     with _locked(config, env), connect(config, env, parallelism=parallelism) as client:
         the_plan = _make_plan(client, config, env, desired, prune=prune, targets=targets)
-        click.echo(render_text(the_plan, color=_color()), nl=False)
+        to_stderr = fmt == "json"  # stdout is for the report
+        click.echo(
+            render_text(the_plan, color=_color(sys.stderr if to_stderr else None)),
+            nl=False,
+            err=to_stderr,
+        )
         overridden = check(the_plan, _policy(config), force=force)
         for reason in overridden:
             click.echo(f"Warning: applying an unsafe plan (--force): {reason}", err=True)
         if not the_plan.has_changes:
+            _nothing_to_apply(the_plan, fmt, quiet=True)
             return
         if not yes:
             if not sys.stdin.isatty():
@@ -360,8 +412,8 @@ def apply(
                 )
             click.confirm(f"Apply these changes to {the_plan.environment!r}?", abort=True)
             # the answer may have taken a while: apply only if nothing moved meanwhile
-            check_stale(the_plan, client)
-        _apply(the_plan, client, parallelism)
+            _check_stale(the_plan, client, fmt)
+        _apply(the_plan, client, parallelism, fmt)
 
 
 def _locked(config: Config, env: Environment) -> AbstractContextManager[None]:
@@ -370,22 +422,85 @@ def _locked(config: Config, env: Environment) -> AbstractContextManager[None]:
     return environment_lock(config.root / STATE_DIR, env.name, shown=shown)
 
 
-def _apply(the_plan: Plan, client: Client, parallelism: int) -> None:
-    total = len(the_plan.changes)
+def _check_stale(the_plan: Plan, client: Client, fmt: str, *, bound: bool = False) -> None:
+    """Refuse a plan whose rulesets moved (and, with ``bound``, a saved plan made against
+    another org's reference data); with --format json the report says so too."""
+    try:
+        if bound:
+            check_references(the_plan, client)
+        check_stale(the_plan, client)
+    except StalePlan as err:
+        if fmt == "json":
+            click.echo(refused_json(the_plan, str(err)))
+        raise
+
+
+def _nothing_to_apply(the_plan: Plan, fmt: str, *, quiet: bool = False) -> None:
+    if fmt == "json":
+        click.echo(apply_json(the_plan, Report(), 0))
+    elif not quiet:
+        click.echo("No changes.")
+
+
+def _apply(the_plan: Plan, client: Client, parallelism: int, fmt: str = "text") -> None:
+    stop = threading.Event()
+    with _progress(len(the_plan.changes), client) as progress:
+        report = apply_plan(the_plan, client, parallelism=parallelism, progress=progress, stop=stop)
+    if fmt == "json":
+        click.echo(apply_json(the_plan, report, client.requests))
+    else:
+        _apply_summary(report, client)
+    if report.interrupted:
+        raise ApplyFailed(
+            "interrupted: writes in flight finished, the rest were not started; "
+            "run apply again to converge"
+        )
+    if not report.success:
+        raise ApplyFailed(
+            "some changes failed (the others were applied); fix the cause and "
+            "run apply again to converge"
+        )
+
+
+@contextmanager
+def _progress(total: int, client: Client) -> Iterator[Callable[[Outcome], None]]:
+    """On a terminal, a progress bar with counts and API requests; in CI and logs, one line per
+    change (a bar would be a line per redraw there). Failures always get their own line."""
     done = 0
+    bar: Any = None  # click.progressbar, on a terminal
+    if sys.stderr.isatty() and not os.environ.get("CI"):
+        bar = click.progressbar(
+            length=total,
+            label="Applying",
+            file=sys.stderr,
+            show_pos=True,
+            show_eta=True,
+            item_show_func=lambda _: f"{client.requests} API requests",
+        )
 
     def progress(outcome: Outcome) -> None:
         nonlocal done
         done += 1
         mark = "ok" if outcome.ok else "FAILED"
-        click.echo(
+        line = (
             f"[{done}/{total}] {outcome.change.action} {outcome.change.name!r}: {mark}"
-            f"{'' if outcome.ok else ' - ' + outcome.detail}",
-            err=True,
+            f"{'' if outcome.ok else ' - ' + outcome.detail}"
         )
+        if bar is None:
+            click.echo(line, err=True)
+            return
+        if not outcome.ok:
+            click.echo(f"\r\033[K{line}", err=True)
+        bar.update(1, outcome)
 
-    stop = threading.Event()
-    report = apply_plan(the_plan, client, parallelism=parallelism, progress=progress, stop=stop)
+    if bar is None:
+        yield progress
+        return
+    with bar:
+        yield progress
+
+
+def _apply_summary(report: Report, client: Client) -> None:
     counts = {
         a: sum(1 for o in report.applied if o.change.action == a)
         for a in ("create", "update", "delete")
@@ -400,16 +515,6 @@ def _apply(the_plan: Plan, client: Client, parallelism: int) -> None:
         click.echo(f"  failed: {outcome.change.action} {outcome.change.name!r}: {outcome.detail}")
     for problem in report.verify_errors:
         click.echo(f"  verify: {problem}")
-    if report.interrupted:
-        raise ApplyFailed(
-            "interrupted: writes in flight finished, the rest were not started; "
-            "run apply again to converge"
-        )
-    if not report.success:
-        raise ApplyFailed(
-            "some changes failed (the others were applied); fix the cause and "
-            "run apply again to converge"
-        )
 
 
 @main.command()
@@ -469,14 +574,17 @@ def export(ctx: click.Context, out_dir: Path | None, overwrite: bool) -> None:
 
 
 @main.command()
+@click.argument("kind", type=click.Choice(["ruleset", "config"]), default="ruleset")
 @handle_errors
-def schema() -> None:
-    """Print the JSON Schema of a ruleset file (for editors).
+def schema(kind: str) -> None:
+    """Print the JSON Schema of a ruleset file, or with `config` of rulesync.yaml (for editors).
 
-    Save it and point yaml-language-server at it with a first line such as
+    Copies are in the repository as ruleset.schema.json and rulesync.schema.json. Point
+    yaml-language-server at one with a first line such as
     `# yaml-language-server: $schema=../ruleset.schema.json`.
     """
-    click.echo(json.dumps(ruleset_json_schema(), indent=2))
+    document = ruleset_schema() if kind == "ruleset" else config_schema()
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 main.add_command(emulator)

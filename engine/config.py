@@ -5,9 +5,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from rulesync.config_checks import config_problems
 from rulesync.errors import ConfigError, InvalidFiles, Problem
@@ -31,7 +39,8 @@ class AuthModel(_Strict):
 
 
 class EnvironmentModel(_Strict):
-    api_url: str | None = None  # required but for `local` (checked with a located message)
+    # required but for `local` (a missing one is a located problem, see config_checks)
+    api_url: Annotated[str | None, WithJsonSchema({"type": "string"})] = None
     auth: AuthModel | None = None
     defaults: dict[str, Any] = {}
     overrides: dict[str, dict[str, Any]] = {}
@@ -50,7 +59,7 @@ class ConfigModel(_Strict):
     defaults: dict[str, Any] = {}
     manage: list[str] = ["*"]
     safety: SafetyModel = SafetyModel()
-    environments: dict[str, EnvironmentModel] = {"local": EnvironmentModel()}
+    environments: dict[str, EnvironmentModel] = {"local": EnvironmentModel(api_url=EMBEDDED)}
 
 
 @dataclass(frozen=True)
