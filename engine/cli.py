@@ -26,7 +26,8 @@ from rulesync.applier import (
 )
 from rulesync.client import Client
 from rulesync.config import CONFIG_FILE, Config, Environment, load_config
-from rulesync.documents import live_document, resource_name
+from rulesync.documents import resource_name
+from rulesync.duplicates import notes as duplicate_notes
 from rulesync.emulator.cli import emulator
 from rulesync.errors import (
     ApplyFailed,
@@ -37,10 +38,13 @@ from rulesync.errors import (
     StalePlan,
     UnsafePlan,
 )
-from rulesync.export import plan_files, ruleset_yaml, write_files
+from rulesync.export import Options as ExportOptions
+from rulesync.export import Project as ExportProject
+from rulesync.export import export as run_export
+from rulesync.export import merged_defaults, read_files
+from rulesync.filenames import inside, write_files
 from rulesync.loader import Desired, load_desired, matches
 from rulesync.lock import environment_lock
-from rulesync.model import RELATIONSHIPS
 from rulesync.plan import Plan, read_plan, write_plan
 from rulesync.planner import Settings, build_plan
 from rulesync.references import KINDS, References, labels_from
@@ -202,7 +206,10 @@ def _make_plan(
         targets=targets,
         api_requests=client.requests,
     )
-    return build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
+    the_plan = build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
+    for line in duplicate_notes(desired, live.rulesets, config.manage):
+        click.echo(f"Warning: {line}", err=True)
+    return the_plan
 
 
 @main.command()
@@ -224,7 +231,8 @@ def validate(ctx: click.Context, fmt: str) -> None:
     environment variable names, OAuth settings are complete and not mixed with a bearer token.
 
     Every problem is reported at once as PATH:LINE:COL: FIELD: message (under GitHub Actions
-    also as annotations on the pull request). Exit 0 when valid, 1 otherwise.
+    also as annotations on the pull request). Exit 0 when valid, 1 otherwise. Values kept as
+    `{held: VALUE}` are valid; a warning on stderr says why Outreach would refuse each on write.
     """
     try:
         config = _config(ctx)
@@ -235,16 +243,22 @@ def validate(ctx: click.Context, fmt: str) -> None:
         raise
     problems: list[Problem] = []
     count = 0
+    held: list[Problem] = []  # values kept as Outreach holds them: valid, but never sent
     for env in config.environments.values():
         try:
-            count = len(load_desired(config, env))
+            desired = load_desired(config, env)
         except InvalidFiles as err:
             problems.extend(p for p in err.problems if p not in problems)
+            continue
+        count = len(desired)
+        held.extend(p for d in desired for p in d.held.values() if p not in held)
     if fmt == "json":
         _validate_json(problems, count, list(config.environments))
         return
     if problems:
         raise InvalidFiles(problems)
+    for note in held:
+        click.echo(f"{note} (warning)", err=True)
     envs = ", ".join(config.environments)
     click.echo(f"Valid: {count} rulesets in {config.rulesets_dir.name}/ (environments: {envs}).")
 
@@ -293,9 +307,9 @@ def plan(
     """Diff the files against the live org and show the plan. Never writes to the API.
 
     Without --prune, live managed rulesets that no file declares are listed as kept. Problems
-    only the org reveals (an unknown stage or user, an {id: N} that does not exist, duplicate
-    live names) are reported at PATH:LINE:COL of the field. A manage or protect pattern that
-    matches no live ruleset is warned about on stderr.
+    only the org reveals (an unknown stage or user, an {id: N} that does not exist, a previous
+    name several live rulesets share) are reported at PATH:LINE:COL of the field. A manage or
+    protect pattern that matches no live ruleset is warned about on stderr.
 
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes
     (--detailed-exitcode only), 3 the plan is unsafe (it is still shown in full).
@@ -540,37 +554,83 @@ def show(ctx: click.Context, plan_file: Path, fmt: str) -> None:
     default=None,
     help="Where to write the files (default: the rulesets directory).",
 )
-@click.option("--overwrite", is_flag=True, help="Replace files that already exist.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Update the files that already declare a live ruleset, in place (comments kept).",
+)
+@click.option(
+    "--missing-only",
+    is_flag=True,
+    help="Write only the live rulesets no file declares; leave existing files alone.",
+)
+@target_option
 @click.pass_context
 @handle_errors
-def export(ctx: click.Context, out_dir: Path | None, overwrite: bool) -> None:
-    """Write every live managed ruleset as a YAML file (to bootstrap from an existing org).
+def export(
+    ctx: click.Context,
+    out_dir: Path | None,
+    overwrite: bool,
+    missing_only: bool,
+    targets: tuple[str, ...],
+) -> None:
+    """Write the live managed rulesets as YAML files, to adopt an existing org.
 
-    Relationships are written as stage / task priority names and user emails where they are
-    unique, ids otherwise; durations as 3d, 2h and so on. Planning right after an export of an
-    unchanged org shows `No changes.`
+    Every live ruleset is written exactly once: a new file per ruleset (named after it;
+    rulesets that share a name are pinned with `id: N`), or, with --overwrite, into the file
+    that already declares it, changing only the values that differ from live. Files hold what
+    the project's defaults do not already give, so planning right after shows `No changes.`
+    Values Outreach holds but would refuse on write are kept as `{held: VALUE}`, with a warning.
+
+    Without --overwrite or --missing-only, export refuses (writing nothing) when a file
+    already declares one of the live rulesets.
     """
+    if overwrite and missing_only:
+        raise ConfigError("--overwrite and --missing-only exclude each other; pick one")
     config = _config(ctx)
     env = config.environment(ctx.obj["env_name"])
     target_dir = out_dir or config.rulesets_dir
+    folders = [target_dir]
+    if missing_only or inside(target_dir, config.rulesets_dir):
+        folders.append(config.rulesets_dir)
+    files = read_files(folders)
+    project = ExportProject(
+        out_dir=target_dir,
+        schema=config.root / "ruleset.schema.json",
+        defaults=merged_defaults(config.defaults, env.defaults),
+        overrides=env.overrides,
+        environment=env.name,
+        root=config.root,
+    )
     with connect(config, env) as client:
-        live = [
-            r
-            for r in client.list_all("rulesets")
-            if (name := resource_name(r)) and matches(name, config.manage)
-        ]
-        kinds = sorted(
-            {
-                kind
-                for r in live
-                for rel, kind in RELATIONSHIPS.items()
-                if live_document(r, [rel])["relationships"][rel] is not None
-            }
+        every = client.list_all("rulesets")
+        live = [r for r in every if (n := resource_name(r)) is None or matches(n, config.manage)]
+        refs = References({k: labels_from(k, client.list_all(KINDS[k][0])) for k in KINDS})
+    if len(every) > len(live):
+        click.echo(
+            f"Note: {len(every) - len(live)} live rulesets are outside `manage`"
+            f" {list(config.manage)} and were not exported.",
+            err=True,
         )
-        refs = References({k: labels_from(k, client.list_all(KINDS[k][0])) for k in kinds})
-    files = [(path, ruleset_yaml(r, refs)) for path, r in plan_files(live, target_dir)]
-    write_files(files, overwrite=overwrite)
-    click.echo(f"Exported {len(files)} rulesets to {target_dir}/.")
+    options = ExportOptions(targets=targets, missing_only=missing_only, overwrite=overwrite)
+    result = run_export(live, refs=refs, project=project, files=files, options=options)
+    write_files(result.writes, target_dir)
+    for line in result.skipped:
+        click.echo(f"Skipped: {line}", err=True)
+    for line in result.warnings:
+        click.echo(f"Warning: {line}", err=True)
+    if result.new_files and not project.schema.exists():
+        click.echo(
+            "Tip: `rulesync schema > ruleset.schema.json` lets editors check these files"
+            " (their first line points there).",
+            err=True,
+        )
+    click.echo(
+        f"Exported {result.exported} rulesets to {project.shown(target_dir)}/:"
+        f" {result.new_files} new"
+        f" files, {result.updated_files} updated, {result.unchanged} already up to date;"
+        f" {len(result.skipped)} skipped, {len(result.warnings)} warnings."
+    )
 
 
 @main.command()

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from rulesync import held
 from rulesync.config import Config, Environment
 from rulesync.errors import InvalidFiles, Problem
 from rulesync.fastyaml import simple_documents
@@ -60,6 +61,9 @@ class Desired:
             where = (path, int(line) if line.isdigit() else 0, 1)
         return Problem(where[0], where[1], where[2], name if label is None else label, message)
 
+    # Attributes written `{held: VALUE}`: why Outreach would refuse each value on write.
+    held: dict[str, Problem] = field(default_factory=dict)
+
     @property
     def relationships(self) -> dict[str, RefValue]:
         return {k: v for k, v in self.fields.items() if k in RELATIONSHIPS}
@@ -71,6 +75,7 @@ class _Parsed:
     path: str
     line: int
     positions: Mapping[str, Position] = field(default_factory=dict)
+    held: tuple[tuple[str, Any, Problem], ...] = ()  # (field, value, why it is refused)
 
 
 def matches(name: str, globs: tuple[str, ...] | list[str]) -> bool:
@@ -172,14 +177,16 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
         override_at = _config_positions(
             config, ("environments", env.name, "overrides", item.model.name), override
         )
+        kept = {f: (v, why) for f, v, why in item.held if f not in override}
         desired.append(
             Desired(
                 name=item.model.name,
                 previous_names=tuple(item.model.previousNames),
-                fields={**base, **own, **override},
+                fields={**base, **own, **{f: v for f, (v, _) in kept.items()}, **override},
                 source=f"{item.path}:{item.line}",
                 pinned_id=item.model.id,
                 positions={**base_at, **own_at, **override_at},
+                held={f: why for f, (_, why) in kept.items()},
             )
         )
     return desired
@@ -282,7 +289,7 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
         for line, doc in docs:
             if doc is None:
                 continue
-            if not isinstance(doc, dict):
+            if not isinstance(doc, dict) or held.split(doc)[1]:
                 return None
             positions = _value_positions(doc) if simple is None else _flat_positions(text)
             parsed.append(_Parsed(RulesetFile.model_validate(doc), shown, line, positions))
@@ -319,8 +326,10 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
                 )
             )
             continue
+        rest, held_values = held.split(doc)
+        kept = _held(doc, held_values, shown=shown, plain=rest, problems=problems)
         try:
-            model = RulesetFile.model_validate(doc)
+            model = RulesetFile.model_validate(rest)
         except ValidationError as err:
             problems.extend(
                 validation_problems(
@@ -328,7 +337,7 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
                 )
             )
             continue
-        parsed.append(_Parsed(model, shown, line, _value_positions(doc)))
+        parsed.append(_Parsed(model, shown, line, _value_positions(doc), kept))
     return parsed
 
 
@@ -353,6 +362,35 @@ def _flat_positions(text: str) -> dict[str, Position]:
 def _value_positions(doc: Any) -> Mapping[str, Position]:
     positions = getattr(doc, "value_positions", None)
     return positions if isinstance(positions, dict) else {}
+
+
+def _held(
+    doc: LocatedDict,
+    values: dict[str, Any],
+    *,
+    shown: str,
+    plain: dict[Any, Any],
+    problems: list[Problem],
+) -> tuple[tuple[str, Any, Problem], ...]:
+    """Held values with the located reason Outreach would refuse each (see held.py); a held
+    value the API would accept moves to ``plain``."""
+    kept = []
+    for name, value in values.items():
+        line, col = doc[name].value_positions[held.KEY]
+        wrong = held.shape_problem(value)
+        if wrong:
+            problems.append(Problem(shown, line, col, f"{name}.{held.KEY}", wrong))
+            continue
+        why = held.refusal(name, value)
+        if why is None:  # a value the API accepts needs no holding: it is managed as usual
+            plain[name] = value
+            continue
+        note = (
+            f"held as Outreach has it; it would be refused on write ({why}), so it is never"
+            " sent: replace it with a valid value to manage this field"
+        )
+        kept.append((name, value, Problem(shown, line, col, name, note)))
+    return tuple(kept)
 
 
 def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem]) -> set[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,10 +35,15 @@ class Settings:
     api_requests: int = 0
 
 
-def desired_document(item: Desired, refs: References) -> tuple[Document, list[Problem]]:
-    """The file's ruleset as a normalized document, relationships resolved to ids."""
+def desired_document(
+    item: Desired, refs: References
+) -> tuple[Document, list[Problem], dict[str, Problem]]:
+    """The file's ruleset as a normalized document, relationships resolved to ids; the
+    problems; and the ``{id: N}`` references the org's reference data does not hold (an
+    error only if the plan would send one: a live ruleset may already point there)."""
     doc: Document = {"attributes": {"name": item.name}, "relationships": {}}
     problems: list[Problem] = []
+    unknown_ids: dict[str, Problem] = {}
     for field, value in item.fields.items():
         kind = RELATIONSHIPS.get(field)
         if kind is None:
@@ -47,12 +52,15 @@ def desired_document(item: Desired, refs: References) -> tuple[Document, list[Pr
             doc["relationships"][field] = None
         else:
             ref_id, message = resolve(kind, value, refs)
-            if ref_id is None:
+            if ref_id is None and isinstance(value, dict):
+                ref_id = value["id"]
+                unknown_ids[field] = item.problem(field, message)
+            elif ref_id is None:
                 problems.append(item.problem(field, message))
             doc["relationships"][field] = {"type": kind, "id": ref_id}
     doc["attributes"] = dict(sorted(doc["attributes"].items()))
     doc["relationships"] = dict(sorted(doc["relationships"].items()))
-    return doc, problems
+    return doc, problems, unknown_ids
 
 
 def build_plan(
@@ -73,8 +81,9 @@ def build_plan(
     wanted = _targeted(desired, by_name, settings.targets)
     docs: dict[tuple[str, int | None], Document] = {}
     problems: list[Problem] = []
+    unknown_ids: dict[tuple[str, int | None], dict[str, Problem]] = {}
     for item in wanted:
-        docs[_key(item)], item_problems = desired_document(item, refs)
+        docs[_key(item)], item_problems, unknown_ids[_key(item)] = desired_document(item, refs)
         problems.extend(item_problems)
     if problems:
         raise PlanProblems(problems)
@@ -87,13 +96,22 @@ def build_plan(
     for item in sorted(wanted, key=lambda d: (d.name, d.pinned_id or 0)):
         if item.pinned_id is not None:
             match, renamed_from, error = _pinned(item, by_id, live)
+        elif len(by_name.get(item.name, [])) > 1:
+            continue  # ambiguous: left out, the others still plan (duplicates.notes says why)
         else:
             match, renamed_from, error = _match(item, by_name)
         if error:
             errors.append(error)
             continue
         after = docs[_key(item)]
+        held = _held_problem(item, after["attributes"] if match is None else ())
+        if held:
+            errors.append(held)
+            continue
         if match is None:
+            if unknown_ids[_key(item)]:
+                errors.extend(unknown_ids[_key(item)].values())
+                continue
             changes.append(Change(action="create", name=item.name, after=after))
             continue
         rid = resource_id(match)
@@ -113,6 +131,15 @@ def build_plan(
         fields = [*after["attributes"], *after["relationships"]]
         before = live_document(match, fields)
         patch = diff(before, after)
+        held = _held_problem(item, [op["path"].rsplit("/", 1)[-1] for op in patch])
+        if held:
+            errors.append(held)
+            continue
+        sent = {op["path"].rsplit("/", 1)[-1] for op in patch}
+        unsendable = [p for f, p in sorted(unknown_ids[_key(item)].items()) if f in sent]
+        if unsendable:
+            errors.extend(unsendable)
+            continue
         if not patch:
             unchanged += 1
             continue
@@ -193,6 +220,19 @@ def _pinned(
         return None, None, item.problem("id", f"{item.name!r}: id {rid}: the live ruleset {why}")
     live_name = resource_name(found)
     return found, (live_name if live_name != item.name else None), None
+
+
+def _held_problem(item: Desired, sent: Iterable[str]) -> Problem | None:
+    """A held value (see held.py) the plan would have to send: Outreach would refuse it."""
+    fields = sorted(set(item.held) & set(sent))
+    if not fields:
+        return None
+    whys = "; ".join(str(item.held[f]) for f in fields)
+    return item.problem(
+        fields[0],
+        f"{item.name!r}: the plan would have to send a held value (live differs from it, or"
+        f" the ruleset is new), which Outreach refuses: {whys}",
+    )
 
 
 def _targeted(

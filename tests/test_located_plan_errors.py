@@ -85,14 +85,16 @@ def test_an_ambiguous_user_is_located(tmp_path: Path) -> None:
     assert "rulesets/r.yaml:3:8: owner: user 'ops@example.com' is ambiguous: ids [1, 2]" in out
 
 
-def test_duplicate_live_names_are_located_at_the_name(setup: tuple[Project, Org]) -> None:
+def test_a_previous_name_two_live_rulesets_share_is_located(
+    setup: tuple[Project, Org],
+) -> None:
     project, org = setup
     first, second = org.create("Twin"), org.create("Twin")
-    project.write("rulesets/twin.yaml", "---\n# the twin\nname: Twin\n")
+    project.write("rulesets/new.yaml", "---\n# renamed\nname: New\npreviousNames: [Twin]\n")
     out = plan_error(project)
     assert (
-        f"rulesets/twin.yaml:3:7: name: 2 live rulesets are named 'Twin' (ids {first}, {second})"
-        in out
+        f"rulesets/new.yaml:4:16: previousNames: 2 live rulesets are named 'Twin'"
+        f" (ids {first}, {second})" in out
     )
 
 
