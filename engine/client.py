@@ -27,6 +27,7 @@ MAX_RETRIES = 8
 CONNECT_RETRIES = 3
 BACKOFF_MAX_S = 10.0  # with 8 retries, at most ~45 s of backoff before a clear error
 MAX_WAIT_S = 120.0  # a longer Retry-After means the hourly budget is gone: stop, do not hang
+EPOCH_FLOOR = 1_000_000_000  # a larger Retry-After number is a time (2001 on), not a delay
 LOW_REMAINING = 20  # below this many requests left in the window, writes are paced
 
 
@@ -52,6 +53,13 @@ class _Retry(Retry):
         if status_code == 429 and self.total:
             return True
         return bool(super().is_retry(method, status_code, has_retry_after))
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        # On 429 Outreach's Retry-After aliases X-RateLimit-Reset: an epoch time, not seconds.
+        value = retry_after.strip()
+        if value.isdigit() and int(value) > EPOCH_FLOOR:
+            return max(0.0, int(value) - time.time())
+        return float(super().parse_retry_after(retry_after))
 
     def get_retry_after(self, response: Any) -> float | None:
         seconds = super().get_retry_after(response)
@@ -126,12 +134,18 @@ class Client:
 
     # ---- reads -------------------------------------------------------------------------
 
-    def list_all(self, kind: str, filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        """Every resource of ``kind``, 1000 a page, following ``links.next``."""
-        params: dict[str, str] | None = {"page[size]": str(PAGE_SIZE), "count": "false"}
-        for key, value in (filters or {}).items():
+    def list_all(
+        self, kind: str, filters: dict[str, str | list[str]] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every resource of ``kind``, 1000 a page, following ``links.next``. Filter values
+        are literal (``newFilterSyntax``: a name may hold a comma or ``..``); a list matches
+        any of its values."""
+        params: dict[str, Any] | None = {"page[size]": str(PAGE_SIZE), "count": "false"}
+        if filters:
             assert params is not None
-            params[f"filter[{key}]"] = value
+            params["newFilterSyntax"] = "true"
+            for key, value in filters.items():
+                params[f"filter[{key}][]"] = [value] if isinstance(value, str) else value
         url: str | None = f"{self.base_url}/{kind}"
         items: list[dict[str, Any]] = []
         while url:
@@ -155,7 +169,7 @@ class Client:
         wanted = sorted(set(ids))
         found: list[dict[str, Any]] = []
         for start in range(0, len(wanted), 100):
-            chunk = ",".join(str(i) for i in wanted[start : start + 100])
+            chunk = [str(i) for i in wanted[start : start + 100]]
             found.extend(self.list_all(kind, {"id": chunk}))
         return found
 
