@@ -76,8 +76,11 @@ def test_lookups_ask_for_names_literally(proxied: tuple[Project, Org, FilterProx
     org.create("Inbound")
     project.ruleset("Inbound, EMEA", file="new")
     assert project.run("apply", "--yes").exit_code == 0
-    literal = [q for q in proxy.lookups if "newFilterSyntax=true" in q]
-    assert literal and all("filter%5Bname%5D%5B%5D=Inbound%2C+EMEA" in q for q in literal)
+    by_name = [q for q in proxy.lookups if "filter%5Bname%5D" in q]
+    assert by_name and all(
+        "newFilterSyntax=true" in q and "filter%5Bname%5D%5B%5D=Inbound%2C+EMEA" in q
+        for q in by_name
+    )
     assert not [q for q in proxy.lookups if "filter%5Bname%5D=" in q]  # never the legacy form
     assert sorted(org.names()) == ["Inbound", "Inbound, EMEA"]
 
