@@ -302,6 +302,7 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
         ValueError,
         TypeError,
         KeyError,
+        IndexError,
         AttributeError,
         OverflowError,
     ):

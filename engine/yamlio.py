@@ -61,7 +61,7 @@ class _Guarded(_BaseLoader):  # type: ignore[misc]
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
             raise yaml.constructor.ConstructorError(
                 None, None, f"cannot read {short(node.value)} as {node.tag}", node.start_mark
             ) from None
@@ -156,11 +156,25 @@ def load_documents(text: str, path: str) -> tuple[list[tuple[int, Any]], list[Pr
     """
     docs: list[tuple[int, Any]] = []
     loader = _Loader(text)
+    start: Position = (0, 0)
     try:
         while loader.check_node():
             node = loader.get_node()
+            start = _pos(node)
             docs.append((node.start_mark.line + 1, loader.construct_document(node)))
         return docs, []
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+        # a tagged collection (`!!set`, `!!omap`...) PyYAML cannot build from what it holds
+        return docs, [
+            Problem(
+                path,
+                start[0],
+                start[1],
+                "",
+                "YAML error: this document cannot be read as plain YAML (remove tags such"
+                " as !!set or !!omap)",
+            )
+        ]
     except DuplicateKey as err:
         line, col = err.again
         return docs, [

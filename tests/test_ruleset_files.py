@@ -71,3 +71,22 @@ def test_a_fifo_named_like_a_ruleset_is_an_error_not_a_hang(setup: tuple[Project
     result = project.run("validate")
     assert result.exit_code == 1
     assert "rulesets/pipe.yaml: not a regular file" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("name: x\nclicksNeededBeforeCallTaskCreated: !!int #\n", "rulesets/t.yaml:2:"),
+        ("name: x\nsmsReceivedAction: !!set\n  - a\n", "rulesets/t.yaml:"),
+    ],
+    ids=["empty-int", "set-of-a-list"],
+)
+def test_tags_pyyaml_cannot_build_are_located_problems(
+    setup: tuple[Project, Org], text: str, where: str
+) -> None:
+    project, _ = setup
+    project.write("rulesets/t.yaml", text)
+    result = project.run("validate")
+    assert result.exit_code == 1
+    assert where in result.output and "YAML error" in result.output
+    assert "Traceback" not in result.output
