@@ -17,12 +17,13 @@ from pydantic import ValidationError
 from rulesync import held
 from rulesync.config import Config, Environment
 from rulesync.errors import InvalidFiles, Problem
-from rulesync.fastyaml import simple_documents
+from rulesync.fastyaml import read_flat
 from rulesync.model import (
     FILE_READ_ONLY,
     MANAGEABLE,
     READ_ONLY,
     RELATIONSHIPS,
+    IdRef,
     RulesetFields,
     RulesetFile,
 )
@@ -50,14 +51,19 @@ class Desired:
     fields: dict[str, Any]  # attribute values, and relationship refs: name/email, {"id": N}, None
     source: str  # PATH:LINE, for messages
     pinned_id: int | None = None  # `id: N` in the file: this live ruleset, whatever its name
-    # field -> (path, line, col) where it was set: the file, or a config default or override
+    # field -> (path, line, col) where rulesync.yaml sets it: an override, or a default the
+    # file does not set
     positions: Mapping[str, tuple[str, int, int]] = field(default_factory=dict)
+    # field -> (line, col) of its value in the file (the path of ``source``)
+    file_positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def problem(self, name: str, message: str, *, label: str | None = None) -> Problem:
         """A problem located at the field ``name`` (the document's start when unknown)."""
+        path, _, line = self.source.rpartition(":")
         where = self.positions.get(name)
+        if where is None and name in self.file_positions:
+            where = (path, *self.file_positions[name])
         if where is None:
-            path, _, line = self.source.rpartition(":")
             where = (path, int(line) if line.isdigit() else 0, 1)
         return Problem(where[0], where[1], where[2], name if label is None else label, message)
 
@@ -98,31 +104,56 @@ def ruleset_files(directory: Path, problems: list[Problem] | None = None) -> lis
     """Every ``*.yaml``/``*.yml`` (any letter case) under ``directory``, in sorted order,
     following symlinked folders (each real folder once, so a link loop ends). A folder that
     cannot be listed is a problem: a file skipped silently would be pruned."""
-    found: list[Path] = []
+    return [Path(p) for p in _ruleset_paths(str(directory), problems)]
+
+
+def _ruleset_paths(directory: str, problems: list[Problem] | None) -> list[str]:
+    """``ruleset_files`` as strings: no Path object, and no stat for a plain file or folder
+    (the directory entry's type says which; links and odd entries are looked at closely)."""
+    found: list[str] = []
     seen: set[tuple[int, int]] = set()
     pending = [directory]
     while pending:
         folder = pending.pop()
         try:
-            info = folder.stat()
+            info = os.stat(folder)
             if (info.st_dev, info.st_ino) in seen:
                 continue
             seen.add((info.st_dev, info.st_ino))
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
         except OSError as err:
             if problems is not None:
-                problems.append(Problem(str(folder), 0, 0, "", f"cannot read: {err.strerror}"))
+                problems.append(Problem(folder, 0, 0, "", f"cannot read: {err.strerror}"))
             continue
         for entry in entries:
-            path = Path(entry.path)
-            kind = _kind_of(path)
+            kind = _entry_kind(entry)
             if kind == "folder":
-                pending.append(path)
-            elif kind == "file" and path.suffix.lower() in RULESET_SUFFIXES:
-                found.append(path)  # an unreadable file is reported when it is read
+                pending.append(entry.path)
+            elif kind == "file" and _suffix(entry.name) in RULESET_SUFFIXES:
+                found.append(entry.path)  # an unreadable file is reported when it is read
             elif kind != "file" and problems is not None:
-                problems.append(Problem(str(path), 0, 0, "", kind))
-    return sorted(found)
+                problems.append(Problem(entry.path, 0, 0, "", kind))
+    # the order Path objects sort in (part by part), so "first declared at" stays the same
+    return sorted(found, key=lambda p: p.split(os.sep))
+
+
+def _entry_kind(entry: os.DirEntry[str]) -> str:
+    try:
+        if not entry.is_symlink():
+            if entry.is_file():
+                return "file"
+            if entry.is_dir():
+                return "folder"
+    except OSError:
+        pass
+    return _kind_of(Path(entry.path))
+
+
+def _suffix(name: str) -> str:
+    """``Path(name).suffix.lower()``, without the Path."""
+    dot = name.rfind(".")
+    return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
 
 
 def _kind_of(path: Path) -> str:
@@ -171,12 +202,12 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
     }
     desired = []
     for item in parsed:
-        own = item.model.model_dump(exclude_unset=True, exclude={"name", "previousNames", "id"})
+        own = _own_fields(item.model)
         override = layers.get(("env", env.name, "overrides", item.model.name), {})
-        own_at = {str(k): (item.path, line, col) for k, (line, col) in item.positions.items()}
         override_at = _config_positions(
             config, ("environments", env.name, "overrides", item.model.name), override
         )
+        config_at = {k: v for k, v in base_at.items() if k not in item.positions} if base_at else {}
         kept = {f: (v, why) for f, v, why in item.held if f not in override}
         desired.append(
             Desired(
@@ -185,11 +216,26 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
                 fields={**base, **own, **{f: v for f, (v, _) in kept.items()}, **override},
                 source=f"{item.path}:{item.line}",
                 pinned_id=item.model.id,
-                positions={**base_at, **own_at, **override_at},
+                positions={**config_at, **override_at},
+                file_positions=item.positions,
                 held={f: why for f, (_, why) in kept.items()},
             )
         )
     return desired
+
+
+_NOT_FIELDS = frozenset({"name", "previousNames", "id"})
+
+
+def _own_fields(model: RulesetFile) -> dict[str, Any]:
+    """The managed fields the file sets, as ``model.model_dump(exclude_unset=True,
+    exclude=_NOT_FIELDS)`` gives them (``{id: N}`` as a dict), without the serializer's cost."""
+    chosen = model.model_fields_set
+    return {
+        name: {"id": value.id} if isinstance(value, IdRef) else value
+        for name, value in model.__dict__.items()
+        if name in chosen and name not in _NOT_FIELDS
+    }
 
 
 def _config_positions(
@@ -251,10 +297,9 @@ def _read_files(config: Config, problems: list[Problem]) -> list[_Parsed]:
         )
         return []
     listing: list[Problem] = []
-    files = ruleset_files(directory, listing)
-    problems.extend(
-        Problem(_shown(Path(p.path), config.root), 0, 0, "", p.message) for p in listing
-    )
+    root = _prefix(config.root)
+    files = _ruleset_paths(str(directory), listing)
+    problems.extend(Problem(_relative(p.path, root), 0, 0, "", p.message) for p in listing)
     if not files:
         problems.append(
             Problem(
@@ -268,7 +313,7 @@ def _read_files(config: Config, problems: list[Problem]) -> list[_Parsed]:
         )
     parsed: list[_Parsed] = []
     for path in files:
-        shown = _shown(path, config.root)
+        shown = _relative(path, root)
         text, file_problems = read_text(path, shown)
         if text is None:
             problems.extend(file_problems)
@@ -283,16 +328,18 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
     then read again, with positions, to report them). Positions of the values are kept for
     problems found later, at plan time."""
     try:
-        simple = simple_documents(text)
-        docs: list[tuple[int, Any]] = fast_documents(text) if simple is None else list(simple)
+        flat = read_flat(text)
+        if flat is not None:  # one flat mapping: no held value can be in it (no nesting)
+            line, doc, positions = flat
+            return [_Parsed(RulesetFile.model_validate(doc), shown, line, positions)] if doc else []
         parsed = []
-        for line, doc in docs:
+        for line, doc in fast_documents(text):
             if doc is None:
                 continue
             if not isinstance(doc, dict) or held.split(doc)[1]:
                 return None
-            positions = _value_positions(doc) if simple is None else _flat_positions(text)
-            parsed.append(_Parsed(RulesetFile.model_validate(doc), shown, line, positions))
+            model = RulesetFile.model_validate(doc)
+            parsed.append(_Parsed(model, shown, line, _value_positions(doc)))
         return parsed
     except (
         yaml.YAMLError,
@@ -340,24 +387,6 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
             continue
         parsed.append(_Parsed(model, shown, line, _value_positions(doc), kept))
     return parsed
-
-
-_FLAT_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):[ ]*(\S?)", re.MULTILINE)
-
-
-def _flat_positions(text: str) -> dict[str, Position]:
-    """Where each value is in a flat file (one ``key: value`` a line, as the simple reader
-    takes them); a value on the next line (``key:`` then ``  id: N``) is where that starts."""
-    positions: dict[str, Position] = {}
-    for match in _FLAT_KEY.finditer(text):
-        line = text.count("\n", 0, match.start()) + 1
-        if match.group(2):
-            positions[match.group(1)] = (line, match.start(2) - match.start() + 1)
-        else:
-            rest = text[match.end() :].split("\n", 2)
-            below = rest[1] if len(rest) > 1 else ""
-            positions[match.group(1)] = (line + 1, len(below) - len(below.lstrip(" ")) + 1)
-    return positions
 
 
 def _value_positions(doc: Any) -> Mapping[str, Position]:
@@ -461,6 +490,16 @@ def _shown(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def _prefix(root: Path) -> str:
+    text = str(root)
+    return text if text.endswith(os.sep) else text + os.sep
+
+
+def _relative(path: str, prefix: str) -> str:
+    """``_shown`` for a path string under the root ``prefix`` (ending in a separator)."""
+    return path[len(prefix) :] if path.startswith(prefix) and path != prefix else path
 
 
 def _kind(value: Any) -> str:
