@@ -88,7 +88,7 @@ def matches(name: str, globs: tuple[str, ...] | list[str]) -> bool:
     """Whether ``name`` matches a pattern: ``*`` any run of characters, ``?`` one character,
     every other character itself (``[EMEA] Inbound`` is a name, not a character class);
     case-sensitive, like names."""
-    return any(_pattern(glob).fullmatch(name) for glob in globs)
+    return any(glob == "*" or _pattern(glob).fullmatch(name) for glob in globs)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -171,12 +171,34 @@ def _kind_of(path: Path) -> str:
     return "file"  # a socket or device without a ruleset suffix: not ours to read
 
 
-def load_desired(config: Config, env: Environment) -> list[Desired]:
-    """Read every ruleset file and merge config layers; raise InvalidFiles with all problems."""
+@dataclass(frozen=True)
+class ProjectFiles:
+    """Every ruleset file read and checked once, and the config layers of every environment:
+    what ``load_desired`` needs for any environment."""
+
+    parsed: list[_Parsed]
+    layers: dict[tuple[str, ...], dict[str, Any]]
+    names: set[str]
+    problems: list[Problem]
+
+
+def read_project(config: Config) -> ProjectFiles:
+    """Read and check every ruleset file and every environment's defaults and overrides."""
     problems: list[Problem] = []
     layers = _config_layers(config, problems)
     parsed = _read_files(config, problems)
     names = _check_names(parsed, config, problems)
+    return ProjectFiles(parsed, layers, names, problems)
+
+
+def load_desired(
+    config: Config, env: Environment, files: ProjectFiles | None = None
+) -> list[Desired]:
+    """The desired rulesets of ``env``: the files (read now, or ``files`` read once for several
+    environments) with its config layers merged; raise InvalidFiles with all problems."""
+    files = read_project(config) if files is None else files
+    parsed, layers, names = files.parsed, files.layers, files.names
+    problems = list(files.problems)
     for name in sorted(env.overrides):
         if name not in names:
             (line, col), _ = position_of(config.document, ("environments", env.name, "overrides"))
@@ -230,12 +252,14 @@ _NOT_FIELDS = frozenset({"name", "previousNames", "id"})
 def _own_fields(model: RulesetFile) -> dict[str, Any]:
     """The managed fields the file sets, as ``model.model_dump(exclude_unset=True,
     exclude=_NOT_FIELDS)`` gives them (``{id: N}`` as a dict), without the serializer's cost."""
-    chosen = model.model_fields_set
-    return {
-        name: {"id": value.id} if isinstance(value, IdRef) else value
-        for name, value in model.__dict__.items()
-        if name in chosen and name not in _NOT_FIELDS
-    }
+    own = dict(model.__dict__)
+    for name in own.keys() - model.model_fields_set | _NOT_FIELDS:
+        del own[name]
+    for name in RELATIONSHIPS:
+        value = own.get(name)
+        if isinstance(value, IdRef):
+            own[name] = {"id": value.id}
+    return own
 
 
 def _config_positions(
@@ -265,6 +289,9 @@ def _config_layers(
             )
     layers: dict[tuple[str, ...], dict[str, Any]] = {}
     for key, (prefix, values) in raw.items():
+        if not values:
+            layers[key] = {}  # nothing set: nothing to check
+            continue
         try:
             layers[key] = RulesetFields.model_validate(values).model_dump(exclude_unset=True)
         except ValidationError as err:
