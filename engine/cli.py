@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
-from functools import wraps
+import time
+import traceback
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from rulesync import __version__
+from rulesync import __version__, console
 from rulesync.applier import Outcome, apply_plan, check_stale
 from rulesync.client import Client
 from rulesync.config import Config, Environment, load_config
@@ -30,15 +29,13 @@ from rulesync.errors import (
 )
 from rulesync.export import plan_files, ruleset_yaml, write_files
 from rulesync.loader import Desired, load_desired, matches
-from rulesync.model import RELATIONSHIPS, ruleset_json_schema
+from rulesync.model import RELATIONSHIPS, parse_duration, ruleset_json_schema
 from rulesync.plan import Plan, read_plan, write_plan
 from rulesync.planner import Settings, build_plan
 from rulesync.references import KINDS, References, labels_from
 from rulesync.render import render_json, render_markdown, render_text
 from rulesync.safety import Policy, check, refusals
 from rulesync.session import connect, read_live
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 FORMATS = click.Choice(["text", "markdown", "json"])
 target_option = click.option(
@@ -50,27 +47,75 @@ target_option = click.option(
 )
 
 
-def handle_errors(func: F) -> F:
-    """Turn every RulesyncError into its message on stderr and its exit code."""
+class RulesyncGroup(click.Group):
+    """The one error boundary of the CLI, around the whole dispatch: a RulesyncError becomes its
+    message and exit code; a usage error exits 1 (2 means "changes" under --detailed-exitcode);
+    anything unexpected becomes one line, or its traceback with --debug. All output passes
+    through the redaction step and cannot fail on encoding."""
 
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    debug = False
+
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        RulesyncGroup.debug = False
+        out, err = console.install()
         try:
-            return func(*args, **kwargs)
+            code = self._dispatch(args, prog_name, complete_var, **extra)
+        finally:
+            sys.stdout, sys.stderr = out, err
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+    def _dispatch(
+        self, args: list[str] | None, prog_name: str | None, complete_var: str | None, **extra: Any
+    ) -> int:
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            return result if isinstance(result, int) else 0
+        except click.ClickException as err:
+            err.show()
+            return 1
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            return 1
         except InvalidFiles as err:
             click.echo(str(err), err=True)  # PATH:LINE:COL lines, as editors and CI parse them
-            sys.exit(err.exit_code)
+            return err.exit_code
         except RulesyncError as err:
             click.echo(f"Error: {err}", err=True)
-            sys.exit(err.exit_code)
+            return err.exit_code
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
-            sys.exit(130)
+            return 130
+        except BrokenPipeError:
+            return 1  # the reader went away (e.g. `| head`): nothing left to tell it
+        except Exception as err:
+            if RulesyncGroup.debug:
+                traceback.print_exc(file=sys.stderr)
+            first = (str(err).strip().splitlines() or [""])[0][:300]
+            click.echo(
+                f"internal error: {type(err).__name__}"
+                f"{': ' + first if first else ''}; run with --debug for the traceback",
+                err=True,
+            )
+            return 1
 
-    return wrapper  # type: ignore[return-value]
+
+def _max_wait(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    try:
+        return float(parse_duration(value))
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=RulesyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rulesync")
 @click.option(
     "--config",
@@ -87,8 +132,27 @@ def handle_errors(func: F) -> F:
     default=None,
     help="Environment from rulesync.yaml (default: its default_environment; env RULESYNC_ENV).",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Log each API request on stderr: method, path, status, timing, retries, pacing "
+    "(secrets redacted).",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="RULESYNC_DEBUG",
+    help="Show the traceback of an unexpected error, and debug logs (env RULESYNC_DEBUG).",
+)
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None, env_name: str | None) -> None:
+def main(
+    ctx: click.Context,
+    config_path: Path | None,
+    env_name: str | None,
+    verbose: bool,
+    debug: bool,
+) -> None:
     """Keep Outreach sequence rulesets as YAML in git, and make the live org match them.
 
     \b
@@ -98,28 +162,8 @@ def main(ctx: click.Context, config_path: Path | None, env_name: str | None) -> 
       rulesync apply              make the change, after confirmation
     """
     ctx.obj = {"config_path": config_path, "env_name": env_name}
-    _setup_logging()
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever sys.stderr is at the time (it is swapped under test runners)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.stream = sys.stderr
-        super().emit(record)
-
-
-def _setup_logging() -> None:
-    """Warnings of our own on stderr, one line each; urllib3's retry chatter stays quiet
-    (retries are counted in the plan header and the apply summary instead)."""
-    root = logging.getLogger("rulesync")
-    if not root.handlers:
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        root.addHandler(handler)
-        root.setLevel(logging.WARNING)
-        root.propagate = False
-    logging.getLogger("urllib3").setLevel(logging.ERROR)
+    RulesyncGroup.debug = debug
+    console.setup_logging(verbose=verbose, debug=debug)
 
 
 def _config(ctx: click.Context) -> Config:
@@ -179,7 +223,6 @@ def _make_plan(
 
 @main.command()
 @click.pass_context
-@handle_errors
 def validate(ctx: click.Context) -> None:
     """Check ruleset files and rulesync.yaml, offline (no API call).
 
@@ -225,7 +268,6 @@ def validate(ctx: click.Context) -> None:
 )
 @target_option
 @click.pass_context
-@handle_errors
 def plan(
     ctx: click.Context,
     out: Path | None,
@@ -272,9 +314,19 @@ def plan(
     show_default=True,
     help="Requests in flight at most.",
 )
+@click.option(
+    "--max-wait",
+    "max_wait",
+    default="15m",
+    show_default=True,
+    metavar="DURATION",
+    callback=_max_wait,
+    help="Wait at most this long (e.g. 90s, 15m, 1h) for the API's rate limit to reset or "
+    "a maintenance to end. Past it, no new write starts, those in flight finish, and the "
+    "summary lists what was not done and when the budget resets (exit 4).",
+)
 @target_option
 @click.pass_context
-@handle_errors
 def apply(
     ctx: click.Context,
     plan_file: Path | None,
@@ -282,6 +334,7 @@ def apply(
     prune: bool,
     force: bool,
     parallelism: int,
+    max_wait: float,
     targets: tuple[str, ...],
 ) -> None:
     """Apply a saved plan, or plan now and apply after confirmation.
@@ -310,12 +363,12 @@ def apply(
         if not the_plan.has_changes:
             click.echo("No changes.")
             return
-        with connect(config, env, parallelism=parallelism) as client:
+        with connect(config, env, parallelism=parallelism, max_wait=max_wait) as client:
             check_stale(the_plan, client)
             _apply(the_plan, client, parallelism)
         return
     config, env, desired = _environment(ctx)
-    with connect(config, env, parallelism=parallelism) as client:
+    with connect(config, env, parallelism=parallelism, max_wait=max_wait) as client:
         the_plan = _make_plan(client, config, env, desired, prune=prune, targets=targets)
         click.echo(render_text(the_plan, color=_color()), nl=False)
         overridden = check(the_plan, _policy(config), force=force)
@@ -365,6 +418,14 @@ def _apply(the_plan: Plan, client: Client, parallelism: int) -> None:
         click.echo(f"  failed: {outcome.change.action} {outcome.change.name!r}: {outcome.detail}")
     for problem in report.verify_errors:
         click.echo(f"  verify: {problem}")
+    if client.exhausted_until is not None:
+        reset = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(client.exhausted_until))
+        click.echo(
+            f"rate limit: the API's request budget is used up until {reset}, beyond "
+            "--max-wait; the changes marked 'not sent' were not started. Run apply again "
+            "after that time to finish.",
+            err=True,
+        )
     if report.interrupted:
         raise ApplyFailed(
             "interrupted: writes in flight finished, the rest were not started; "
@@ -381,7 +442,6 @@ def _apply(the_plan: Plan, client: Client, parallelism: int) -> None:
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.pass_context
-@handle_errors
 def show(ctx: click.Context, plan_file: Path, fmt: str) -> None:
     """Render a saved plan file (from `rulesync plan --out`).
 
@@ -402,7 +462,6 @@ def show(ctx: click.Context, plan_file: Path, fmt: str) -> None:
 )
 @click.option("--overwrite", is_flag=True, help="Replace files that already exist.")
 @click.pass_context
-@handle_errors
 def export(ctx: click.Context, out_dir: Path | None, overwrite: bool) -> None:
     """Write every live managed ruleset as a YAML file (to bootstrap from an existing org).
 
@@ -434,7 +493,6 @@ def export(ctx: click.Context, out_dir: Path | None, overwrite: bool) -> None:
 
 
 @main.command()
-@handle_errors
 def schema() -> None:
     """Print the JSON Schema of a ruleset file (for editors).
 
