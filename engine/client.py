@@ -140,6 +140,10 @@ def _exchange(
                     f"no complete answer within {deadline_s:.0f} s", sent=True, deadline=True
                 ) from None
             raise _NoAnswer(_reason(err), sent=not _never_sent(err)) from None
+        if ticket.expired:  # cut off mid-answer: what arrived is a fragment
+            raise _NoAnswer(
+                f"no complete answer within {deadline_s:.0f} s", sent=True, deadline=True
+            )
     return Answer(
         method=method,
         url=url,

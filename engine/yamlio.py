@@ -89,13 +89,71 @@ class _Fast(_BaseLoader):  # type: ignore[misc]
         return result
 
 
+# Aliases may add at most this many values to a file (beyond those written out): enough for
+# any sharing of defaults, far too few for an "alias bomb" (a billion laughs, merge keys).
+ALIAS_EXPANSION_CAP = 100_000
+
+
+class AliasBomb(yaml.MarkedYAMLError):
+    """A document whose aliases expand too far (or refer to themselves)."""
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def check_expansion(root: yaml.Node, allowance: int = ALIAS_EXPANSION_CAP) -> int:
+    """Refuse a composed document whose aliases add more than ``allowance`` values, before
+    anything walks it; returns the values they add. Linear in the nodes written."""
+    sizes: dict[int, int] = {}
+    order: list[yaml.Node] = []
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in _children(node))
+            order.append(node)
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise AliasBomb(None, None, "an alias refers to a value that contains it", _mark(node))
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+    added = sizes[id(root)] - len(sizes)
+    if added > allowance:
+        culprit = next((n for n in order if sizes[id(n)] > allowance), root)
+        raise AliasBomb(
+            None,
+            None,
+            f"aliases expand this to {sizes[id(culprit)]:,} values, more than a file may "
+            f"add through aliases ({ALIAS_EXPANSION_CAP:,}); write the values out instead",
+            _mark(culprit),
+        )
+    return added
+
+
+def _mark(node: yaml.Node) -> Any:
+    return node.start_mark
+
+
 def fast_documents(text: str) -> list[tuple[int, Any]]:
     """(line, document) for every document; raises on any problem (then use load_documents)."""
     loader = _Fast(text)
+    allowance = ALIAS_EXPANSION_CAP
     try:
         docs = []
         while loader.check_node():
             node = loader.get_node()
+            allowance -= check_expansion(node, allowance)
             docs.append((node.start_mark.line + 1, loader.construct_document(node)))
         return docs
     finally:
@@ -145,9 +203,11 @@ def load_documents(text: str, path: str) -> tuple[list[tuple[int, Any]], list[Pr
     """
     docs: list[tuple[int, Any]] = []
     loader = _Loader(text)
+    allowance = ALIAS_EXPANSION_CAP
     try:
         while loader.check_node():
             node = loader.get_node()
+            allowance -= check_expansion(node, allowance)
             docs.append((node.start_mark.line + 1, loader.construct_document(node)))
         return docs, []
     except DuplicateKey as err:
