@@ -180,6 +180,12 @@ class OAuthRefresh:
         """The message for a definite refusal (no retry helps), or "" when worth retrying."""
         if status == 429 or status >= 500 or (status == 200 and body is None):
             return ""
+        if 300 <= status < 400:
+            return (
+                f"the OAuth token endpoint {self._url} answered with a redirect ({status}), "
+                "which rulesync does not follow (the secrets would go with it); set token_url "
+                "to the final address"
+            )
         error = str((body or {}).get("error") or "")
         if error == "invalid_grant":
             return (

@@ -370,8 +370,8 @@ class Client:
                 self.exhausted_until = reset_at
                 raise RateLimited(
                     f"{method} {self._shown(url)}: not sent: the API's rate limit is used up "
-                    f"until {_clock(reset_at)} (in {wait / 60:.0f} min), longer than --max-wait "
-                    f"({self.max_wait / 60:.0f} min); run again after that",
+                    f"until {_clock(reset_at)} (in {_span(wait)}), longer than --max-wait "
+                    f"({_span(self.max_wait)}); run again after that",
                     reset_at=reset_at,
                     method=method,
                     url=self._shown(url),
@@ -393,25 +393,8 @@ class Client:
         started = time.monotonic()
         while True:
             waited += self._await_budget(method, url, waited)
-            left = self._deadline - (time.monotonic() - started - waited)
-            if left <= 0:
-                raise self._no_answer(method, url, f"no answer within {self._deadline:.0f} s")
-            headers = {"Authorization": f"Bearer {self._tokens.token()}"}
-            if body is not None:
-                headers["Content-Type"] = JSONAPI
-            self._count()
             try:
-                answer = _exchange(
-                    self._session,
-                    method,
-                    url,
-                    deadline_s=left,
-                    connect_timeout=10.0,
-                    body_cap=self._body_cap,
-                    params=params,
-                    data=body,
-                    headers=headers,
-                )
+                answer = self._attempt(method, url, params, body, left=self._left(started, waited))
             except _TooLarge as err:
                 raise self._error(
                     method, url, f"the answer is larger than {self._body_cap // 2**20} MB ({err})"
@@ -447,6 +430,37 @@ class Client:
                 continue  # the shared budget waits (and says so) before the next attempt
             waited += self._server_pause(answer, asked, waited, retries)
 
+    def _left(self, started: float, waited: float) -> float:
+        return self._deadline - (time.monotonic() - started - waited)
+
+    def _attempt(
+        self, method: str, url: str, params: Any, body: str | None, *, left: float
+    ) -> Answer:
+        """One try, holding one request of the budget (given back when there is no answer)."""
+        try:
+            if left <= 0:
+                raise _NoAnswer(
+                    f"no answer within {self._deadline:.0f} s", sent=False, deadline=True
+                )
+            headers = {"Authorization": f"Bearer {self._tokens.token()}"}
+            if body is not None:
+                headers["Content-Type"] = JSONAPI
+            self._count()
+            return _exchange(
+                self._session,
+                method,
+                url,
+                deadline_s=left,
+                connect_timeout=10.0,
+                body_cap=self._body_cap,
+                params=params,
+                data=body,
+                headers=headers,
+            )
+        except BaseException:
+            self.budget.unanswered()
+            raise
+
     def _retryable(self, method: str, status: int) -> bool:
         if status == 429:
             return True  # the server did nothing: safe even for POST
@@ -462,7 +476,7 @@ class Client:
             raise ApiError(
                 f"{answer.method} {self._shown(answer.url)}: {answer.status}: the API is "
                 f"unavailable until {_clock(time.time() + asked)} (Retry-After), longer than "
-                f"--max-wait ({self.max_wait / 60:.0f} min); run again after that",
+                f"--max-wait ({_span(self.max_wait)}); run again after that",
                 method=answer.method,
                 url=self._shown(answer.url),
                 status=answer.status,
@@ -603,6 +617,14 @@ def _place(url: str) -> str:
     parts = urlsplit(url)
     host = parts.netloc.rsplit("@", 1)[-1]  # never show user:password
     return f"{parts.scheme}://{host}{parts.path or '/'}"
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _clock(epoch: float) -> str:

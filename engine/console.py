@@ -24,6 +24,8 @@ class SafeStream:
         return self._stream
 
     def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError("SafeStream takes text")  # so click never writes bytes past us
         text = redact(text, shaped=self._shaped)
         safe = text.encode(self.encoding, errors="replace").decode(self.encoding, errors="replace")
         self._stream.write(safe)
@@ -40,6 +42,10 @@ class SafeStream:
         return bool(self._stream.isatty())
 
     def __getattr__(self, name: str) -> Any:
+        if name == "buffer":
+            # click writes to the binary buffer of a stream it thinks misconfigured (ASCII),
+            # which would skip redaction: there is none to find
+            raise AttributeError(name)
         return getattr(self._stream, name)
 
 

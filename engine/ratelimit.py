@@ -73,6 +73,11 @@ class RateBudget:
         self._remaining: int | None = None
         self._reset_at: float | None = None
         self._announced: float | None = None
+        self._passed: float = 0.0  # the reset time of the last window that rolled over
+        # Until the first answer tells the budget, one request goes alone (a probe): eight
+        # threads starting blind would overdraw it. A server without the headers is not paced.
+        self._probing = False
+        self._unpaced = False
 
     def reserve(self) -> tuple[float, bool]:
         """Take one request. Returns (seconds to wait first, whether this wait is news:
@@ -80,8 +85,14 @@ class RateBudget:
         with self._lock:
             now = self._clock()
             if self._reset_at is not None and now >= self._reset_at + MARGIN_S:
-                self._remaining, self._reset_at = self._limit, None  # the window rolled over
+                self._passed = self._reset_at  # the window rolled over
+                self._remaining, self._reset_at = self._limit, None
+            if self._unpaced:
+                return 0.0, False
             if self._remaining is None:
+                if self._probing:
+                    return 0.02, False
+                self._probing = True
                 return 0.0, False
             if self._remaining > 0:
                 self._remaining -= 1
@@ -97,14 +108,21 @@ class RateBudget:
         """Learn from an answer's ``X-RateLimit-*`` headers."""
         remaining = _count(headers.get("X-RateLimit-Remaining"))
         if remaining is None:
+            with self._lock:
+                if self._probing and self._remaining is None:
+                    self._unpaced = True  # the server does not report its budget
+                self._probing = False
             return
         limit = _count(headers.get("X-RateLimit-Limit"))
         reset = headers.get("X-RateLimit-Reset")
         wait = parse_retry_after(reset, now=now) if reset else None
         reset_at = now + wait if wait is not None else None
         with self._lock:
+            self._probing = False
             if limit is not None:
                 self._limit = limit
+            if reset_at is not None and reset_at <= self._passed + 0.5:
+                return  # an answer from a window that has passed (answers arrive late)
             if reset_at is not None and self._reset_at is not None:
                 if reset_at < self._reset_at - 1:
                     return  # an answer from a window that has passed
@@ -115,9 +133,16 @@ class RateBudget:
             if reset_at is not None:
                 self._reset_at = reset_at
 
+    def unanswered(self) -> None:
+        """A request got no answer: the next one may probe again."""
+        with self._lock:
+            self._probing = False
+
     def exhausted(self, seconds: float) -> None:
         """A 429: nothing is left until ``seconds`` from now."""
         with self._lock:
+            self._probing = False
+            self._unpaced = False
             reset_at = self._clock() + seconds
             self._remaining = 0
             self._reset_at = max(reset_at, self._reset_at or 0.0)
