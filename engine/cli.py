@@ -82,7 +82,10 @@ class RulesyncGroup(click.Group):
         except click.ClickException as err:
             err.show()
             return 1
-        except click.Abort:
+        except click.Abort as err:
+            if isinstance(err.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+                click.echo("Interrupted.", err=True)
+                return 130
             click.echo("Aborted!", err=True)
             return 1
         except InvalidFiles as err:

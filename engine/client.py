@@ -115,6 +115,7 @@ def _exchange(
     *,
     deadline_s: float,
     connect_timeout: float,
+    read_timeout: float,
     body_cap: int,
     **kwargs: Any,
 ) -> Answer:
@@ -125,7 +126,7 @@ def _exchange(
             response = session.request(
                 method,
                 url,
-                timeout=(min(connect_timeout, deadline_s), deadline_s),
+                timeout=(min(connect_timeout, deadline_s), min(read_timeout, deadline_s)),
                 allow_redirects=False,
                 stream=True,
                 **kwargs,
@@ -192,6 +193,7 @@ def post_form(
             url,
             deadline_s=deadline_s,
             connect_timeout=10.0,
+            read_timeout=deadline_s,
             body_cap=body_cap,
             data=dict(form),
             headers={"Accept": "application/json"},
@@ -391,18 +393,27 @@ class Client:
         refreshed = False
         waited = 0.0  # time the server asked for: not counted against the deadline
         started = time.monotonic()
+        last: Answer | None = None
         while True:
             waited += self._await_budget(method, url, waited)
+            left = self._left(started, waited)
+            if left <= 0 and last is not None:
+                self.budget.unanswered()  # the request reserved is not sent
+                return last  # out of time: the last error answer says what went wrong
             try:
-                answer = self._attempt(method, url, params, body, left=self._left(started, waited))
+                answer = self._attempt(method, url, params, body, left=left)
             except _TooLarge as err:
                 raise self._error(
                     method, url, f"the answer is larger than {self._body_cap // 2**20} MB ({err})"
                 ) from None
             except _NoAnswer as err:
                 log.info("%s %s -> no answer (%s)", method, self._shown(url), err.reason)
-                safe = method != "POST" or not err.sent
-                if err.deadline or not safe:
+                if err.deadline and last is not None:
+                    return last  # out of time: the last error answer says what went wrong
+                if err.deadline:
+                    reason = f"no complete answer within {self._deadline:.0f} s"
+                    raise self._no_answer(method, url, reason) from None
+                if method == "POST" and err.sent:
                     raise self._no_answer(method, url, err.reason) from None
                 connect_failures += not err.sent
                 if retries >= MAX_RETRIES or connect_failures > CONNECT_RETRIES:
@@ -423,6 +434,7 @@ class Client:
                 continue
             if not self._retryable(method, answer.status) or retries >= MAX_RETRIES:
                 return answer
+            last = answer
             retries += 1
             asked = server_wait(answer.headers, answer.status, now=now)
             if answer.status == 429:
@@ -452,6 +464,7 @@ class Client:
                 url,
                 deadline_s=left,
                 connect_timeout=10.0,
+                read_timeout=self._read_timeout,
                 body_cap=self._body_cap,
                 params=params,
                 data=body,

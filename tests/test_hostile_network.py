@@ -328,3 +328,26 @@ def test_broken_unicode_from_the_api_becomes_replacement_characters() -> None:
         )
         [item] = client.list_all("rulesets")
     assert item["attributes"]["name"] == "A\ufffdB"
+
+
+def test_retries_of_one_request_are_bounded_in_number() -> None:
+    """outreach-rate-limits.yml policies (Backoff strategy): retry, but not forever."""
+    with Hostile(lambda h, s, r: Reply(500, {"errors": [{"title": "oops"}]})) as server:
+        with pytest.raises(ApiError, match="500 oops"):
+            client_for(server).list_all("rulesets")
+        assert len(server.seen) == 9  # the first try and 8 retries
+
+
+def test_retries_of_one_request_are_bounded_in_time() -> None:
+    """Slow failures: the deadline covers every attempt of a request, not each one."""
+
+    def api(h: Hostile, seen: Seen, _: BaseHTTPRequestHandler) -> Reply:
+        time.sleep(0.4)
+        return Reply(502, {"errors": [{"title": "bad gateway"}]})
+
+    with Hostile(api) as server:
+        started = time.monotonic()
+        with pytest.raises(ApiError, match="502 bad gateway"):
+            client_for(server, deadline=1.0).list_all("rulesets")
+        assert len(server.seen) <= 3
+    assert time.monotonic() - started < 2.5
