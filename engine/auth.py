@@ -222,22 +222,29 @@ def refresh_out_path() -> Path | None:
     if not out:
         return None
     path = Path(out)
-    folder = path.parent
-    problem = ""
-    if path.is_dir():
-        problem = "it is a folder"
-    elif not folder.is_dir():
-        problem = f"the folder {folder} does not exist"
-    elif not os.access(folder, os.W_OK | os.X_OK):
-        problem = f"the folder {folder} is not writable"
-    elif path.exists() and not os.access(path, os.W_OK):
-        problem = "the file is not writable"
+    problem = _unwritable(path)
     if problem:
         raise ConfigError(
             f"${REFRESH_OUT_ENV} names {path}, which cannot be written ({problem}); fix it "
             "before minting a token, or the rotated refresh token would be lost"
         )
     return path
+
+
+def _unwritable(path: Path) -> str:
+    """Why ``path`` cannot be written, or "" (its folder is created when missing)."""
+    folder = path.parent
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as err:
+        return f"cannot create the folder {folder}: {err.strerror}"
+    if path.is_dir():
+        return "it is a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is not writable"
+    return ""
 
 
 def _store_rotated(value: str, out: Path | None) -> None:

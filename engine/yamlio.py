@@ -61,13 +61,13 @@ class _Guarded(_BaseLoader):  # type: ignore[misc]
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
             raise yaml.constructor.ConstructorError(
                 None, None, f"cannot read {short(node.value)} as {node.tag}", node.start_mark
             ) from None
 
 
-class _Fast(_BaseLoader):  # type: ignore[misc]
+class _Fast(_Guarded):
     """Plain dicts and lists, duplicate keys refused: the fast path for files without problems.
     Positions are only needed to report a problem: on any error the caller reads the file again
     with ``load_documents`` (positions, guarded constructors)."""

@@ -139,7 +139,9 @@ def test_an_unwritable_refresh_token_out_stops_before_minting(
 ) -> None:
     """A mint rotates the refresh token (outreach-authentication.yml refresh:
     grant_type=refresh_token); one that cannot be saved would lock the next run out."""
-    monkeypatch.setenv("RULESYNC_REFRESH_TOKEN_OUT", str(out_file.parent / "missing" / "t"))
+    blocker = out_file.parent / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("RULESYNC_REFRESH_TOKEN_OUT", str(blocker / "t"))
     with Hostile(lambda h, s, r: minted(1)) as server:
         with pytest.raises(ConfigError, match="cannot be written"):
             tokens_for(server).token()
