@@ -8,16 +8,19 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from rulesync import __version__, console
-from rulesync.applier import Outcome, apply_plan, check_stale
+from rulesync.applier import Outcome, Report, apply_plan, check_stale
 from rulesync.client import Client
 from rulesync.config import Config, Environment, load_config
-from rulesync.documents import live_document, resource_name
+from rulesync.documents import resource_name
+from rulesync.duplicates import notes as duplicate_notes
 from rulesync.emulator.cli import emulator
 from rulesync.errors import (
     ApplyFailed,
@@ -25,16 +28,23 @@ from rulesync.errors import (
     InvalidFiles,
     Problem,
     RulesyncError,
+    StalePlan,
     UnsafePlan,
 )
-from rulesync.export import plan_files, ruleset_yaml, write_files
+from rulesync.export import Options as ExportOptions
+from rulesync.export import Project as ExportProject
+from rulesync.export import export as run_export
+from rulesync.export import merged_defaults, read_files
+from rulesync.filenames import inside, write_files
 from rulesync.loader import Desired, load_desired, matches
-from rulesync.model import RELATIONSHIPS, parse_duration, ruleset_json_schema
+from rulesync.model import parse_duration
 from rulesync.plan import Plan, read_plan, write_plan
 from rulesync.planner import Settings, build_plan
 from rulesync.references import KINDS, References, labels_from
 from rulesync.render import render_json, render_markdown, render_text
+from rulesync.reports import annotation, apply_json, refused_json, validate_json
 from rulesync.safety import Policy, check, refusals
+from rulesync.schemas import config_schema, ruleset_schema
 from rulesync.session import connect, read_live
 
 FORMATS = click.Choice(["text", "markdown", "json"])
@@ -90,6 +100,7 @@ class RulesyncGroup(click.Group):
             return 1
         except InvalidFiles as err:
             click.echo(str(err), err=True)  # PATH:LINE:COL lines, as editors and CI parse them
+            _annotate(err.problems)
             return err.exit_code
         except RulesyncError as err:
             click.echo(f"Error: {err}", err=True)
@@ -169,6 +180,13 @@ def main(
     console.setup_logging(verbose=verbose, debug=debug)
 
 
+def _annotate(problems: list[Problem]) -> None:
+    """Under GitHub Actions, file problems also as error annotations on the pull request."""
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for problem in problems:
+            click.echo(annotation(problem, os.environ.get("GITHUB_WORKSPACE", "")), err=True)
+
+
 def _config(ctx: click.Context) -> Config:
     return load_config(ctx.obj["config_path"])
 
@@ -221,29 +239,63 @@ def _make_plan(
         targets=targets,
         api_requests=client.requests,
     )
-    return build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
+    the_plan = build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
+    for line in duplicate_notes(desired, live.rulesets, config.manage):
+        click.echo(f"Warning: {line}", err=True)
+    return the_plan
 
 
 @main.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one object on stdout (valid, rulesets, environments, problems).",
+)
 @click.pass_context
-def validate(ctx: click.Context) -> None:
+def validate(ctx: click.Context, fmt: str) -> None:
     """Check ruleset files and rulesync.yaml, offline (no API call).
 
-    Every problem is reported at once as PATH:LINE:COL: FIELD: message. Exit 0 when valid,
-    1 otherwise.
+    Every problem is reported at once as PATH:LINE:COL: FIELD: message (under GitHub Actions
+    also as annotations on the pull request). Exit 0 when valid, 1 otherwise. Values kept as
+    `{held: VALUE}` are valid; a warning on stderr says why Outreach would refuse each on write.
     """
-    config = _config(ctx)
+    try:
+        config = _config(ctx)
+    except InvalidFiles as err:
+        if fmt != "json":
+            raise
+        _validate_json(err.problems, 0, [])
+        raise
     problems: list[Problem] = []
     count = 0
+    held: list[Problem] = []  # values kept as Outreach holds them: valid, but never sent
     for env in config.environments.values():
         try:
-            count = len(load_desired(config, env))
+            desired = load_desired(config, env)
         except InvalidFiles as err:
             problems.extend(p for p in err.problems if p not in problems)
+            continue
+        count = len(desired)
+        held.extend(p for d in desired for p in d.held.values() if p not in held)
+    if fmt == "json":
+        _validate_json(problems, count, list(config.environments))
+        return
     if problems:
         raise InvalidFiles(problems)
+    for note in held:
+        click.echo(f"{note} (warning)", err=True)
     envs = ", ".join(config.environments)
     click.echo(f"Valid: {count} rulesets in {config.rulesets_dir.name}/ (environments: {envs}).")
+
+
+def _validate_json(problems: list[Problem], count: int, environments: list[str]) -> None:
+    click.echo(validate_json(problems, count, environments))
+    if problems:
+        _annotate(problems)
+        sys.exit(InvalidFiles.exit_code)
 
 
 @main.command()
@@ -328,6 +380,15 @@ def plan(
     "a maintenance to end. Past it, no new write starts, those in flight finish, and the "
     "summary lists what was not done and when the budget resets (exit 4).",
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: the report (applied, failed with details, not started) on stdout; "
+    "the plan and progress go to stderr.",
+)
 @target_option
 @click.pass_context
 def apply(
@@ -338,6 +399,7 @@ def apply(
     force: bool,
     parallelism: int,
     max_wait: float,
+    fmt: str,
     targets: tuple[str, ...],
 ) -> None:
     """Apply a saved plan, or plan now and apply after confirmation.
@@ -345,6 +407,7 @@ def apply(
     With PLAN_FILE (from `rulesync plan --out`), exactly that plan is applied, after checking
     that nothing it touches changed since (else exit 3, nothing written). Without it, a plan is
     made and shown, then applied once you confirm (--yes when there is no terminal).
+    Progress goes to stderr: a bar on a terminal, one line per change otherwise (CI, logs).
     Exit codes: 0 applied, 1 error, 3 refused (unsafe or stale), 4 some changes failed.
     """
     if plan_file is not None:
@@ -364,20 +427,26 @@ def apply(
             )
         check(the_plan, _policy(config), force=force)
         if not the_plan.has_changes:
-            click.echo("No changes.")
+            _nothing_to_apply(the_plan, fmt)
             return
         with connect(config, env, parallelism=parallelism, max_wait=max_wait) as client:
-            check_stale(the_plan, client)
-            _apply(the_plan, client, parallelism)
+            _check_stale(the_plan, client, fmt)
+            _apply(the_plan, client, parallelism, fmt)
         return
     config, env, desired = _environment(ctx)
     with connect(config, env, parallelism=parallelism, max_wait=max_wait) as client:
         the_plan = _make_plan(client, config, env, desired, prune=prune, targets=targets)
-        click.echo(render_text(the_plan, color=_color()), nl=False)
+        to_stderr = fmt == "json"  # stdout is for the report
+        click.echo(
+            render_text(the_plan, color=_color(sys.stderr if to_stderr else None)),
+            nl=False,
+            err=to_stderr,
+        )
         overridden = check(the_plan, _policy(config), force=force)
         for reason in overridden:
             click.echo(f"Warning: applying an unsafe plan (--force): {reason}", err=True)
         if not the_plan.has_changes:
+            _nothing_to_apply(the_plan, fmt, quiet=True)
             return
         if not yes:
             if not sys.stdin.isatty():
@@ -387,40 +456,35 @@ def apply(
                 )
             click.confirm(f"Apply these changes to {the_plan.environment!r}?", abort=True)
             # the answer may have taken a while: apply only if nothing moved meanwhile
-            check_stale(the_plan, client)
-        _apply(the_plan, client, parallelism)
+            _check_stale(the_plan, client, fmt)
+        _apply(the_plan, client, parallelism, fmt)
 
 
-def _apply(the_plan: Plan, client: Client, parallelism: int) -> None:
-    total = len(the_plan.changes)
-    done = 0
+def _check_stale(the_plan: Plan, client: Client, fmt: str) -> None:
+    """Refuse a plan whose rulesets moved; with --format json the report says so too."""
+    try:
+        check_stale(the_plan, client)
+    except StalePlan as err:
+        if fmt == "json":
+            click.echo(refused_json(the_plan, str(err)))
+        raise
 
-    def progress(outcome: Outcome) -> None:
-        nonlocal done
-        done += 1
-        mark = "ok" if outcome.ok else "FAILED"
-        click.echo(
-            f"[{done}/{total}] {outcome.change.action} {outcome.change.name!r}: {mark}"
-            f"{'' if outcome.ok else ' - ' + outcome.detail}",
-            err=True,
-        )
 
+def _nothing_to_apply(the_plan: Plan, fmt: str, *, quiet: bool = False) -> None:
+    if fmt == "json":
+        click.echo(apply_json(the_plan, Report(), 0))
+    elif not quiet:
+        click.echo("No changes.")
+
+
+def _apply(the_plan: Plan, client: Client, parallelism: int, fmt: str = "text") -> None:
     stop = threading.Event()
-    report = apply_plan(the_plan, client, parallelism=parallelism, progress=progress, stop=stop)
-    counts = {
-        a: sum(1 for o in report.applied if o.change.action == a)
-        for a in ("create", "update", "delete")
-    }
-    click.echo(
-        f"Applied: {counts['create']} created, {counts['update']} updated, "
-        f"{counts['delete']} deleted; {len(report.failed)} failed"
-        f"{f', {len(report.skipped)} not started' if report.skipped else ''}"
-        f" ({client.requests} API requests)."
-    )
-    for outcome in report.failed:
-        click.echo(f"  failed: {outcome.change.action} {outcome.change.name!r}: {outcome.detail}")
-    for problem in report.verify_errors:
-        click.echo(f"  verify: {problem}")
+    with _progress(len(the_plan.changes), client) as progress:
+        report = apply_plan(the_plan, client, parallelism=parallelism, progress=progress, stop=stop)
+    if fmt == "json":
+        click.echo(apply_json(the_plan, report, client.requests))
+    else:
+        _apply_summary(report, client)
     if client.exhausted_until is not None:
         reset = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(client.exhausted_until))
         click.echo(
@@ -439,6 +503,61 @@ def _apply(the_plan: Plan, client: Client, parallelism: int) -> None:
             "some changes failed (the others were applied); fix the cause and "
             "run apply again to converge"
         )
+
+
+@contextmanager
+def _progress(total: int, client: Client) -> Iterator[Callable[[Outcome], None]]:
+    """On a terminal, a progress bar with counts and API requests; in CI and logs, one line per
+    change (a bar would be a line per redraw there). Failures always get their own line."""
+    done = 0
+    bar: Any = None  # click.progressbar, on a terminal
+    if sys.stderr.isatty() and not os.environ.get("CI"):
+        bar = click.progressbar(
+            length=total,
+            label="Applying",
+            file=sys.stderr,
+            show_pos=True,
+            show_eta=True,
+            item_show_func=lambda _: f"{client.requests} API requests",
+        )
+
+    def progress(outcome: Outcome) -> None:
+        nonlocal done
+        done += 1
+        mark = "ok" if outcome.ok else "FAILED"
+        line = (
+            f"[{done}/{total}] {outcome.change.action} {outcome.change.name!r}: {mark}"
+            f"{'' if outcome.ok else ' - ' + outcome.detail}"
+        )
+        if bar is None:
+            click.echo(line, err=True)
+            return
+        if not outcome.ok:
+            click.echo(f"\r\033[K{line}", err=True)
+        bar.update(1, outcome)
+
+    if bar is None:
+        yield progress
+        return
+    with bar:
+        yield progress
+
+
+def _apply_summary(report: Report, client: Client) -> None:
+    counts = {
+        a: sum(1 for o in report.applied if o.change.action == a)
+        for a in ("create", "update", "delete")
+    }
+    click.echo(
+        f"Applied: {counts['create']} created, {counts['update']} updated, "
+        f"{counts['delete']} deleted; {len(report.failed)} failed"
+        f"{f', {len(report.skipped)} not started' if report.skipped else ''}"
+        f" ({client.requests} API requests)."
+    )
+    for outcome in report.failed:
+        click.echo(f"  failed: {outcome.change.action} {outcome.change.name!r}: {outcome.detail}")
+    for problem in report.verify_errors:
+        click.echo(f"  verify: {problem}")
 
 
 @main.command()
@@ -463,46 +582,95 @@ def show(ctx: click.Context, plan_file: Path, fmt: str) -> None:
     default=None,
     help="Where to write the files (default: the rulesets directory).",
 )
-@click.option("--overwrite", is_flag=True, help="Replace files that already exist.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Update the files that already declare a live ruleset, in place (comments kept).",
+)
+@click.option(
+    "--missing-only",
+    is_flag=True,
+    help="Write only the live rulesets no file declares; leave existing files alone.",
+)
+@target_option
 @click.pass_context
-def export(ctx: click.Context, out_dir: Path | None, overwrite: bool) -> None:
-    """Write every live managed ruleset as a YAML file (to bootstrap from an existing org).
+def export(
+    ctx: click.Context,
+    out_dir: Path | None,
+    overwrite: bool,
+    missing_only: bool,
+    targets: tuple[str, ...],
+) -> None:
+    """Write the live managed rulesets as YAML files, to adopt an existing org.
 
-    Relationships are written as stage / task priority names and user emails where they are
-    unique, ids otherwise; durations as 3d, 2h and so on. Planning right after an export of an
-    unchanged org shows `No changes.`
+    Every live ruleset is written exactly once: a new file per ruleset (named after it;
+    rulesets that share a name are pinned with `id: N`), or, with --overwrite, into the file
+    that already declares it, changing only the values that differ from live. Files hold what
+    the project's defaults do not already give, so planning right after shows `No changes.`
+    Values Outreach holds but would refuse on write are kept as `{held: VALUE}`, with a warning.
+
+    Without --overwrite or --missing-only, export refuses (writing nothing) when a file
+    already declares one of the live rulesets.
     """
+    if overwrite and missing_only:
+        raise ConfigError("--overwrite and --missing-only exclude each other; pick one")
     config = _config(ctx)
     env = config.environment(ctx.obj["env_name"])
     target_dir = out_dir or config.rulesets_dir
+    folders = [target_dir]
+    if missing_only or inside(target_dir, config.rulesets_dir):
+        folders.append(config.rulesets_dir)
+    files = read_files(folders)
+    project = ExportProject(
+        out_dir=target_dir,
+        schema=config.root / "ruleset.schema.json",
+        defaults=merged_defaults(config.defaults, env.defaults),
+        overrides=env.overrides,
+        environment=env.name,
+        root=config.root,
+    )
     with connect(config, env) as client:
-        live = [
-            r
-            for r in client.list_all("rulesets")
-            if (name := resource_name(r)) and matches(name, config.manage)
-        ]
-        kinds = sorted(
-            {
-                kind
-                for r in live
-                for rel, kind in RELATIONSHIPS.items()
-                if live_document(r, [rel])["relationships"][rel] is not None
-            }
+        every = client.list_all("rulesets")
+        live = [r for r in every if (n := resource_name(r)) is None or matches(n, config.manage)]
+        refs = References({k: labels_from(k, client.list_all(KINDS[k][0])) for k in KINDS})
+    if len(every) > len(live):
+        click.echo(
+            f"Note: {len(every) - len(live)} live rulesets are outside `manage`"
+            f" {list(config.manage)} and were not exported.",
+            err=True,
         )
-        refs = References({k: labels_from(k, client.list_all(KINDS[k][0])) for k in kinds})
-    files = [(path, ruleset_yaml(r, refs)) for path, r in plan_files(live, target_dir)]
-    write_files(files, overwrite=overwrite)
-    click.echo(f"Exported {len(files)} rulesets to {target_dir}/.")
+    options = ExportOptions(targets=targets, missing_only=missing_only, overwrite=overwrite)
+    result = run_export(live, refs=refs, project=project, files=files, options=options)
+    write_files(result.writes, target_dir)
+    for line in result.skipped:
+        click.echo(f"Skipped: {line}", err=True)
+    for line in result.warnings:
+        click.echo(f"Warning: {line}", err=True)
+    if result.new_files and not project.schema.exists():
+        click.echo(
+            "Tip: `rulesync schema > ruleset.schema.json` lets editors check these files"
+            " (their first line points there).",
+            err=True,
+        )
+    click.echo(
+        f"Exported {result.exported} rulesets to {project.shown(target_dir)}/:"
+        f" {result.new_files} new"
+        f" files, {result.updated_files} updated, {result.unchanged} already up to date;"
+        f" {len(result.skipped)} skipped, {len(result.warnings)} warnings."
+    )
 
 
 @main.command()
-def schema() -> None:
-    """Print the JSON Schema of a ruleset file (for editors).
+@click.argument("kind", type=click.Choice(["ruleset", "config"]), default="ruleset")
+def schema(kind: str) -> None:
+    """Print the JSON Schema of a ruleset file, or with `config` of rulesync.yaml (for editors).
 
-    Save it and point yaml-language-server at it with a first line such as
+    Copies are in the repository as ruleset.schema.json and rulesync.schema.json. Point
+    yaml-language-server at one with a first line such as
     `# yaml-language-server: $schema=../ruleset.schema.json`.
     """
-    click.echo(json.dumps(ruleset_json_schema(), indent=2))
+    document = ruleset_schema() if kind == "ruleset" else config_schema()
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 main.add_command(emulator)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from rulesync import held
 from rulesync.config import Config, Environment
 from rulesync.errors import InvalidFiles, Problem
+from rulesync.fastyaml import simple_documents
 from rulesync.model import (
     FILE_READ_ONLY,
     MANAGEABLE,
@@ -43,6 +45,8 @@ class Desired:
     fields: dict[str, Any]  # attribute values, and relationship refs: name/email, {"id": N}, None
     source: str  # PATH:LINE, for messages
     pinned_id: int | None = None  # `id: N` in the file: this live ruleset, whatever its name
+    # Attributes written `{held: VALUE}`: why Outreach would refuse each value on write.
+    held: dict[str, Problem] = field(default_factory=dict)
 
     @property
     def relationships(self) -> dict[str, RefValue]:
@@ -54,6 +58,7 @@ class _Parsed:
     model: RulesetFile
     path: str
     line: int
+    held: tuple[tuple[str, Any, Problem], ...] = ()  # (field, value, why it is refused)
 
 
 def matches(name: str, globs: tuple[str, ...] | list[str]) -> bool:
@@ -89,13 +94,15 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
     for item in parsed:
         own = item.model.model_dump(exclude_unset=True, exclude={"name", "previousNames", "id"})
         override = layers.get(("env", env.name, "overrides", item.model.name), {})
+        kept = {f: (v, why) for f, v, why in item.held if f not in override}
         desired.append(
             Desired(
                 name=item.model.name,
                 previous_names=tuple(item.model.previousNames),
-                fields={**base, **own, **override},
+                fields={**base, **own, **{f: v for f, (v, _) in kept.items()}, **override},
                 source=f"{item.path}:{item.line}",
                 pinned_id=item.model.id,
+                held={f: why for f, (_, why) in kept.items()},
             )
         )
     return desired
@@ -176,12 +183,13 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
     """The common case, a file without problems, without tracking positions; None when the
     file has any problem (it is then read again, with positions, to report them)."""
     try:
-        docs = fast_documents(text)
+        simple = simple_documents(text)
+        docs: list[tuple[int, Any]] = fast_documents(text) if simple is None else list(simple)
         parsed = []
         for line, doc in docs:
             if doc is None:
                 continue
-            if not isinstance(doc, dict):
+            if not isinstance(doc, dict) or held.split(doc)[1]:
                 return None
             parsed.append(_Parsed(RulesetFile.model_validate(doc), shown, line))
         return parsed
@@ -217,8 +225,10 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
                 )
             )
             continue
+        rest, held_values = held.split(doc)
+        kept = _held(doc, held_values, shown=shown, plain=rest, problems=problems)
         try:
-            model = RulesetFile.model_validate(doc)
+            model = RulesetFile.model_validate(rest)
         except ValidationError as err:
             problems.extend(
                 validation_problems(
@@ -226,8 +236,37 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
                 )
             )
             continue
-        parsed.append(_Parsed(model, shown, line))
+        parsed.append(_Parsed(model, shown, line, kept))
     return parsed
+
+
+def _held(
+    doc: LocatedDict,
+    values: dict[str, Any],
+    *,
+    shown: str,
+    plain: dict[Any, Any],
+    problems: list[Problem],
+) -> tuple[tuple[str, Any, Problem], ...]:
+    """Held values with the located reason Outreach would refuse each (see held.py); a held
+    value the API would accept moves to ``plain``."""
+    kept = []
+    for name, value in values.items():
+        line, col = doc[name].value_positions[held.KEY]
+        wrong = held.shape_problem(value)
+        if wrong:
+            problems.append(Problem(shown, line, col, f"{name}.{held.KEY}", wrong))
+            continue
+        why = held.refusal(name, value)
+        if why is None:  # a value the API accepts needs no holding: it is managed as usual
+            plain[name] = value
+            continue
+        note = (
+            f"held as Outreach has it; it would be refused on write ({why}), so it is never"
+            " sent: replace it with a valid value to manage this field"
+        )
+        kept.append((name, value, Problem(shown, line, col, name, note)))
+    return tuple(kept)
 
 
 def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem]) -> set[str]:

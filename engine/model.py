@@ -191,4 +191,15 @@ def ruleset_json_schema() -> dict[str, Any]:
     """JSON Schema of a ruleset file, for editors (yaml-language-server)."""
     schema = RulesetFile.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    for field in ATTRIBUTES:  # `{held: VALUE}`: a value Outreach holds (see held.py)
+        schema["properties"][field].setdefault("anyOf", []).append(HELD_SCHEMA)
     return schema
+
+
+HELD_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"held": {"type": ["string", "integer", "number", "boolean", "null"]}},
+    "required": ["held"],
+    "additionalProperties": False,
+    "description": "A value Outreach holds but would refuse on write; kept, never sent.",
+}

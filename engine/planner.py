@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,12 +87,18 @@ def build_plan(
     for item in sorted(wanted, key=lambda d: (d.name, d.pinned_id or 0)):
         if item.pinned_id is not None:
             match, renamed_from, error = _pinned(item, by_id, live)
+        elif len(by_name.get(item.name, [])) > 1:
+            continue  # ambiguous: left out, the others still plan (duplicates.notes says why)
         else:
             match, renamed_from, error = _match(item, by_name)
         if error:
             errors.append(error)
             continue
         after = docs[_key(item)]
+        held = _held_problem(item, after["attributes"] if match is None else ())
+        if held:
+            errors.append(held)
+            continue
         if match is None:
             changes.append(Change(action="create", name=item.name, after=after))
             continue
@@ -110,6 +116,10 @@ def build_plan(
         fields = [*after["attributes"], *after["relationships"]]
         before = live_document(match, fields)
         patch = diff(before, after)
+        held = _held_problem(item, [op["path"].rsplit("/", 1)[-1] for op in patch])
+        if held:
+            errors.append(held)
+            continue
         if not patch:
             unchanged += 1
             continue
@@ -187,6 +197,18 @@ def _pinned(
         return None, None, f"{item.source}: {item.name!r}: id {rid}: the live ruleset {why}"
     live_name = resource_name(found)
     return found, (live_name if live_name != item.name else None), ""
+
+
+def _held_problem(item: Desired, sent: Iterable[str]) -> str:
+    """A held value (see held.py) the plan would have to send: Outreach would refuse it."""
+    fields = sorted(set(item.held) & set(sent))
+    if not fields:
+        return ""
+    whys = "; ".join(str(item.held[f]) for f in fields)
+    return (
+        f"{item.source}: {item.name!r}: the plan would have to send a held value (live"
+        f" differs from it, or the ruleset is new), which Outreach refuses: {whys}"
+    )
 
 
 def _targeted(

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
 from rulesync.model import DURATION_FIELDS, format_duration
 from rulesync.plan import Change, Plan
 
+# GitHub refuses comment and issue bodies over 65,536 characters, and has been measured
+# counting in UTF-8 bytes on some surfaces: the budget is counted in UTF-8 bytes, which is
+# never less than the count in characters or UTF-16 units, with room for a workflow's wrapper.
 MARKDOWN_LIMIT = 60_000
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 COLOR = {"create": "\033[32m", "update": "\033[33m", "delete": "\033[31m"}
@@ -102,9 +107,49 @@ def render_json(plan: Plan) -> str:
 
 
 def _cell(text: str | None) -> str:
-    if text is None:
-        return ""
-    return text.replace("|", "\\|").replace("\n", " ")
+    return "" if text is None else md_text(text)
+
+
+# Characters that markdown or HTML would act on, as character references: markup, tables,
+# links and images, code spans, math. A zero-width space follows @, # and : so that no
+# @mention, #123 reference, :emoji: or scheme:// link comes alive; one goes before . so no
+# www. link does.
+_ENTITIES = {c: f"&#{ord(c)};" for c in "&<>|\\`*_~[]$"}
+_BREAK_AFTER = "@#:"
+_ZWSP = "&#8203;"
+
+
+def md_text(text: str) -> str:
+    """A name or value from a file or the API as inert markdown (also inside HTML tags): it
+    shows exactly as written and cannot add markup, links, mentions, rows or lines. Control
+    and format characters show as \\uXXXX; leading and trailing spaces as ␣."""
+    core = text.strip(" ")
+    lead, trail = len(text) - len(text.lstrip(" ")), len(text) - len(text.rstrip(" "))
+    if not core:
+        lead, trail = len(text), 0
+    out = ["␣" * lead]
+    for char in core:
+        if char in _ENTITIES:
+            out.append(_ENTITIES[char])
+        elif char in _BREAK_AFTER:
+            out.append(char + _ZWSP)
+        elif char == ".":
+            out.append(_ZWSP + char)
+        elif unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+            out.append(f"&#92;u{ord(char):04x}")
+        else:
+            out.append(char)
+    out.append("␣" * trail)
+    return "".join(out)
+
+
+def _code(field: str) -> str:
+    """A field name as code when it is a plain identifier, else as escaped text."""
+    return f"`{field}`" if re.fullmatch(r"[A-Za-z0-9_]+", field) else md_text(field)
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
 
 
 def render_markdown(
@@ -112,11 +157,12 @@ def render_markdown(
 ) -> str:
     """A PR comment: summary, table, one <details> per change; kept under ``limit`` chars."""
     head = [
-        f"### rulesync plan: `{plan.environment}`",
+        f"### rulesync plan: {md_text(plan.environment)}",
         "",
         f"**{summary_line(plan)}**",
         "",
-        f"API: `{plan.api_url}` · {plan.api_requests} API requests · generated {plan.generated_at}",
+        f"API: {md_text(plan.api_url)} · {plan.api_requests} API requests · "
+        f"generated {md_text(plan.generated_at)}",
         "",
     ]
     if warnings:
@@ -137,9 +183,9 @@ def render_markdown(
     ]
     sections = [_details(plan, c) for c in plan.changes]
     reserve = 400  # room for the closing note
-    budget = limit - reserve - len("\n".join(head + table))
+    budget = limit - reserve - _size("\n".join(head + table))
     shown_rows = _fit(rows, budget // 2)
-    budget -= sum(len(r) + 1 for r in rows[:shown_rows])
+    budget -= sum(_size(r) + 1 for r in rows[:shown_rows])
     shown_sections = _fit(sections, budget)
     body = head + table + rows[:shown_rows]
     if shown_rows < len(rows):
@@ -158,34 +204,30 @@ def render_markdown(
 def _fit(parts: list[str], budget: int) -> int:
     used = 0
     for count, part in enumerate(parts):
-        used += len(part) + 1
+        used += _size(part) + 1
         if used > budget:
             return count
     return len(parts)
 
 
 def _details(plan: Plan, change: Change) -> str:
-    title = f"{SYMBOL[change.action]} {change.action} <b>{_html(change.name)}</b>"
+    title = f"{SYMBOL[change.action]} {change.action} <b>{md_text(change.name)}</b>"
     if change.id is not None:
         title += f" (id {change.id})"
     lines = [f"<details><summary>{title}</summary>", ""]
     if change.action == "update":
         lines += ["| Field | Before | After |", "|---|---|---|"]
-        lines += [f"| `{f}` | {_cell(o)} | {_cell(n)} |" for f, o, n in field_rows(plan, change)]
         lines += [
-            "",
-            "```json",
-            json.dumps(list(change.patch), indent=1, ensure_ascii=False),
-            "```",
+            f"| {_code(f)} | {_cell(o)} | {_cell(n)} |" for f, o, n in field_rows(plan, change)
         ]
+        patch = json.dumps(list(change.patch), indent=1, ensure_ascii=False)
+        fence = "`" * max([3, *(len(run) + 1 for run in re.findall("`+", patch))])
+        lines += ["", f"{fence}json", patch, fence]
     else:
         lines += ["| Field | Value |", "|---|---|"]
         lines += [
-            f"| `{f}` | {_cell(n if o is None else o)} |" for f, o, n in field_rows(plan, change)
+            f"| {_code(f)} | {_cell(n if o is None else o)} |"
+            for f, o, n in field_rows(plan, change)
         ]
     lines += ["", "</details>", ""]
     return "\n".join(lines)
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

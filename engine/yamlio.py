@@ -318,6 +318,11 @@ def _message(error: Any) -> str:
     return str(error["msg"])
 
 
+def describe_error(error: Any) -> str:
+    """One pydantic error as a short message for a person."""
+    return _message(error)
+
+
 def validation_problems(
     err: ValidationError,
     *,

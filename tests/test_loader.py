@@ -298,3 +298,31 @@ def test_environment_from_rulesync_env(project: Project) -> None:
     result = project.run("plan")
     assert result.exit_code == 1
     assert "unknown environment 'staging'" in result.output
+
+
+def test_held_values_are_kept_with_the_reason_outreach_would_refuse_them(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    project.write("rulesync.yaml", "rulesets_dir: rulesets\n")
+    project.ruleset(
+        "Legacy",
+        "callOptOutAction: {held: never ever}\nsequenceExclusivity: {held: none}\n",
+    )
+    result = project.run("validate")
+    assert result.exit_code == 0, result.output
+    assert (
+        "rulesets/legacy.yaml:2:26: callOptOutAction: held as Outreach has it; it would be"
+        " refused on write (at most 4 characters, got 'never ever')" in result.stderr
+    )
+    assert "sequenceExclusivity" not in result.stderr  # a valid value is simply managed
+
+
+def test_a_held_value_must_be_a_plain_value(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    project.write("rulesync.yaml", "rulesets_dir: rulesets\n")
+    project.ruleset("Legacy", "callOptOutAction: {held: [a, b]}\nowner: {held: x}\n")
+    result = project.run("validate")
+    assert result.exit_code == 1
+    assert "rulesets/legacy.yaml:2:26: callOptOutAction.held: a held value must be a plain" in (
+        result.output
+    )
+    assert "rulesets/legacy.yaml:3:8: owner:" in result.output  # relationships are never held

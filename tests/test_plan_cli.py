@@ -118,13 +118,36 @@ def test_rename_through_previous_names_is_an_update(setup: tuple[Project, Org]) 
     assert change["patch"] == [{"op": "replace", "path": "/attributes/name", "value": "Outbound"}]
 
 
-def test_two_live_rulesets_with_one_name_is_an_error_naming_ids(setup: tuple[Project, Org]) -> None:
+def test_two_live_rulesets_with_one_name_leave_that_file_out_naming_ids(
+    setup: tuple[Project, Org],
+) -> None:
     project, org = setup
     first, second = org.create("Twin"), org.create("Twin")
-    project.ruleset("Twin")
+    project.ruleset("Twin", "includeUnsubscribeLinks: true\n")
+    project.ruleset("Other", "includeUnsubscribeLinks: true\n")
     result = project.run("plan")
-    assert result.exit_code == 1
-    assert f"2 live rulesets are named 'Twin' (ids {first}, {second})" in result.output
+    assert result.exit_code == 0, result.output
+    assert (
+        f"rulesets/twin.yaml:1: 2 live rulesets are named 'Twin' (ids {first}, {second});"
+        " this file is left out of the plan: add `id: N`" in result.stderr
+    )
+    assert "+ create 'Other'" in result.stdout  # every other ruleset still plans
+    assert "Twin" not in result.stdout
+    assert project.run("apply", "--yes").exit_code == 0
+    assert "No changes." in project.run("plan").stdout
+
+
+def test_pinned_duplicates_plan_cleanly_and_say_how_to_resolve(setup: tuple[Project, Org]) -> None:
+    project, org = setup
+    first, second = org.create("Twin"), org.create("Twin")
+    project.ruleset("Twin", f"id: {first}\n", file="a")
+    project.ruleset("Twin", f"id: {second}\n", file="b")
+    result = project.run("plan", "--detailed-exitcode")
+    assert result.exit_code == 0, result.output
+    assert "No changes." in result.stdout
+    assert f"2 live rulesets are named 'Twin' (ids {first}, {second}); each file pins" in (
+        result.stderr
+    )
 
 
 def test_unknown_reference_offers_closest_names(setup: tuple[Project, Org]) -> None:
@@ -197,7 +220,10 @@ def test_odd_live_data_is_shown_as_it_is(tmp_path: Path) -> None:
         exported = project.run("export", "--out-dir", "exported")
         assert exported.exit_code == 0, exported.output
         text = (project.root / "exported" / "odd.yaml").read_text()
-        assert "callOptOutAction: a much too long value" in text
+        # values Outreach holds but would refuse on write are kept as they are, marked held
+        assert "callOptOutAction: {held: a much too long value}" in text
+        assert "sequenceExclusivity: {held: sometimes}" in text
+        assert "Warning: 'Odd' (id 6): callOptOutAction: Outreach holds" in exported.stderr
 
 
 def test_unsafe_plans_are_shown_in_full_then_exit_3(setup: tuple[Project, Org]) -> None:

@@ -240,7 +240,8 @@ def test_renderers_show_names_and_readable_durations() -> None:
     colored = render_text(plan, color=True)
     assert "\033[33m~ update\033[0m" in colored
     markdown = render_markdown(plan)
-    assert "| `startedStage` | Replied (#3) | Approaching (#2) |" in markdown
+    # "#3" would link to issue 3 in a PR comment: a zero-width space keeps it plain text
+    assert "| `startedStage` | Replied (#&#8203;3) | Approaching (#&#8203;2) |" in markdown
     assert '"path": "/relationships/startedStage"' in markdown
 
 

@@ -62,15 +62,6 @@ def run_blocks(workflow: dict[str, Any]) -> Iterator[tuple[str, str]]:
                 yield job_id, str(step["run"])
 
 
-def job_invocations(job: dict[str, Any]) -> list[list[str]]:
-    """Every `rulesync ...` argv in one job's scripts, in order."""
-    return [
-        argv
-        for _, script in run_blocks({"jobs": {"job": job}})
-        for argv in rulesync_invocations(script)
-    ]
-
-
 def step_using(job: dict[str, Any], action: str) -> dict[str, Any]:
     return next(s for s in steps(job) if str(s.get("uses", "")).startswith(f"{action}@"))
 
@@ -267,17 +258,6 @@ def check_invocation(argv: list[str], cli: click.Group) -> list[str]:
     return problems
 
 
-def subcommand(argv: list[str]) -> str:
-    """The command word of a `rulesync ...` argv (after the group's own options)."""
-    args = iter(argv[1:])
-    for arg in args:
-        if arg in ("--env", "--config"):
-            next(args, None)
-        elif not arg.startswith("-"):
-            return arg
-    return ""
-
-
 def check_script(script: str, cli: click.Group) -> list[str]:
     return [
         f"{' '.join(argv)}: {problem}"
@@ -346,16 +326,30 @@ jobs:
 # ------------------------------------------------------------- rulesync flags are real ones
 
 
+def action_script() -> str:
+    """The action's main script, its rulesync calls written as plain `rulesync ...` lines
+    (its helper adds --env/--config, and the user's extra flags are checked by rulesync)."""
+    script = (ROOT / "action" / "run.sh").read_text(encoding="utf-8")
+    script = re.sub(r"(?ms)^rulesync_run\(\) \{\n.*?^\}\n", "", script)
+    script = re.sub(r"\brulesync_run ", "rulesync ", script)
+    return script.replace('"${extra[@]}"', "").replace('${plan_file:+"$plan_file"}', "plan.json")
+
+
 def test_every_rulesync_command_line_uses_real_commands_and_flags(cli: click.Group) -> None:
     problems = []
     found = mentioned = 0
-    for path in workflow_files():
-        for job_id, script in run_blocks(load(path.name)):
-            found += len(rulesync_invocations(script))
-            mentioned += len(re.findall(r"(?m)(?:^|[;&|(]) *rulesync ", script))
-            problems += [f"{path.name} ({job_id}): {p}" for p in check_script(script, cli)]
+    scripts = [
+        (f"{path.name} ({job_id})", script)
+        for path in workflow_files()
+        for job_id, script in run_blocks(load(path.name))
+    ]
+    scripts.append(("action/run.sh", action_script()))
+    for where, script in scripts:
+        found += len(rulesync_invocations(script))
+        mentioned += len(re.findall(r'(?m)(?:^|[;&|(]) *(?:"\S*/rulesync"|rulesync) ', script))
+        problems += [f"{where}: {p}" for p in check_script(script, cli)]
     assert not problems, "\n".join(problems)
-    assert found == mentioned >= 9, "a rulesync command line was missed"
+    assert found == mentioned >= 5, "a rulesync command line was missed"
 
 
 @pytest.mark.parametrize(
@@ -447,12 +441,41 @@ def test_no_workflow_pastes_expressions_into_scripts() -> None:
             assert "${{" not in script, f"{path.name} ({job_id}): use env: instead"
 
 
-def test_actions_are_pinned_to_a_major_version() -> None:
-    for path in workflow_files():
-        for job in load(path.name)["jobs"].values():
-            for step in steps(job):
-                if "uses" in step:
-                    assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), step["uses"]
+EXAMPLE = ROOT / "examples" / "config-repo"
+_USES = re.compile(r"(?m)^\s*(?:-\s+)?uses:\s*(\S+)(.*)$")
+
+
+def pinned_files() -> list[Path]:
+    return [
+        *workflow_files(),
+        ROOT / "action.yml",
+        *sorted((EXAMPLE / ".github" / "workflows").glob("*.yml")),
+    ]
+
+
+def test_third_party_actions_are_pinned_to_a_commit_with_the_tag_in_a_comment() -> None:
+    pins: dict[str, set[str]] = {}
+    for path in pinned_files():
+        for uses, rest in _USES.findall(path.read_text(encoding="utf-8")):
+            if uses.startswith("./"):
+                continue  # this repository's own action
+            if uses == "OWNER/rulesync@v1":
+                assert path.is_relative_to(EXAMPLE), "only the example names the action by tag"
+                continue
+            match = re.fullmatch(r"([\w.-]+/[\w.-]+)@([0-9a-f]{40})", uses)
+            assert match, f"{path.name}: {uses} is not pinned to a full commit SHA"
+            tag = re.fullmatch(r"\s*# (v\d+\.\d+\.\d+)\s*", rest)
+            assert tag, f"{path.name}: {uses} needs its tag as a comment (# vX.Y.Z)"
+            pins.setdefault(match[1], set()).add(f"{match[2]} {tag[1]}")
+    assert set(pins) >= {"actions/checkout", "actions/setup-python", "actions/upload-artifact"}
+    for action, versions in pins.items():
+        assert len(versions) == 1, f"{action} is pinned to different commits: {versions}"
+
+
+def test_dependabot_updates_the_pinned_actions_and_python_packages() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
+    ecosystems = {u["package-ecosystem"]: u["directory"] for u in config["updates"]}
+    assert ecosystems == {"github-actions": "/", "pip": "/"}
 
 
 def test_permissions_are_least_privilege() -> None:
@@ -470,83 +493,118 @@ def test_permissions_are_least_privilege() -> None:
             assert writes == wanted_writes.get((path.name, job_id), set()), (path.name, job_id)
 
 
-def test_ci_lints_types_and_tests_on_every_supported_python() -> None:
+def test_ci_runs_the_checks_the_packages_and_the_action() -> None:
     ci = load("ci.yml")
-    assert {"push", "pull_request"} <= set(ci["on"])
-    scripts = " ; ".join(script for _, script in run_blocks(ci))
-    for command in ("ruff check", "ruff format --check", "mypy", "pytest", "'.[dev]'"):
-        assert command in scripts
-    versions = ci["jobs"]["tests"]["strategy"]["matrix"]["python-version"]
-    assert versions == ["3.10", "3.11", "3.12", "3.13"]
+    assert {"push", "pull_request", "merge_group"} <= set(ci["on"])
+    checks = ci["jobs"]["checks"]
+    assert [s["run"] for s in steps(checks) if "run" in s] == ["bash .ci/run"]
+    assert checks["strategy"]["matrix"]["python-version"] == ["3.10", "3.11", "3.12", "3.13"]
+    run_ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for command in ("ruff check", "ruff format --check", "mypy", "pytest"):
+        assert command in run_ci
+    assert "--constraint constraints.txt -e '.[dev]'" in run_ci
+    package = " ; ".join(s.get("run", "") for s in steps(ci["jobs"]["package"]))
+    assert "python -m build" in package and "dist/*.whl" in package
+    assert '"$RUNNER_TEMP/wheel-venv/bin/rulesync" plan' in package
+    action = ci["jobs"]["action"]
+    used = [s for s in steps(action) if s.get("uses") == "./"]
+    assert [s["with"]["command"] for s in used] == ["validate", "plan"]
+    assert all(s["with"]["working-directory"] == "examples/config-repo" for s in used)
 
 
 def _matrix_environments(job: dict[str, Any]) -> str:
     return str(job["strategy"]["matrix"]["environment"])
 
 
+ALL_ENVIRONMENTS = "${{ fromJSON(vars.RULESYNC_ENVIRONMENTS || '[\"local\"]') }}"
+
+
 def test_every_job_runs_the_same_environments() -> None:
-    seen = set()
+    seen = {}
     for name in ("plan.yml", "apply.yml", "reconcile.yml"):
-        for job in load(name)["jobs"].values():
-            seen.add(_matrix_environments(job))
-    assert seen == {"${{ fromJSON(vars.RULESYNC_ENVIRONMENTS || '[\"local\"]') }}"}
+        for job_id, job in load(name)["jobs"].items():
+            if "strategy" in job:
+                seen[(name, job_id)] = _matrix_environments(job)
+    assert seen == {
+        ("plan.yml", "plan"): ALL_ENVIRONMENTS,
+        ("apply.yml", "plan"): ALL_ENVIRONMENTS,
+        # only the environments whose plan has changes ask for approval
+        ("apply.yml", "apply"): "${{ fromJSON(needs.changed.outputs.environments) }}",
+        ("reconcile.yml", "detect"): ALL_ENVIRONMENTS,
+        ("reconcile.yml", "heal"): "${{ fromJSON(needs.drifted.outputs.environments) }}",
+    }
 
 
-def test_plan_runs_on_pull_requests_that_touch_rulesets_or_config() -> None:
+TOOL_PATHS = ["action.yml", "action/**", "engine/**", "constraints.txt", "pyproject.toml"]
+
+
+def test_plan_runs_on_pull_requests_that_touch_rulesets_config_or_the_tool() -> None:
     plan = load("plan.yml")
-    assert set(plan["on"]) == {"pull_request"}
-    assert plan["on"]["pull_request"]["paths"] == ["rulesets/**", "rulesync.yaml"]
+    assert set(plan["on"]) == {"pull_request", "merge_group"}
+    config = yaml.safe_load((ROOT / "rulesync.yaml").read_text(encoding="utf-8"))
+    paths = plan["on"]["pull_request"]["paths"]
+    assert paths == [
+        f"{config['rulesets_dir']}/**",
+        "rulesync.yaml",
+        *TOOL_PATHS,
+        ".github/workflows/plan.yml",
+    ]
+    assert load("apply.yml")["on"]["push"]["paths"] == [*paths[:-1], ".github/workflows/apply.yml"]
 
 
-def test_plan_validates_plans_and_reports_each_environment() -> None:
+def _action_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in steps(job) if s.get("uses") == "./"]
+
+
+def test_plan_validates_then_plans_and_comments_for_each_environment() -> None:
     job = load("plan.yml")["jobs"]["plan"]
     assert job["environment"] == "${{ matrix.environment }}-plan"
-    argvs = job_invocations(job)
-    verbs = [subcommand(argv) for argv in argvs]
-    assert verbs.index("validate") < verbs.index("plan")
-    plan_argv = argvs[verbs.index("plan")]
-    for flag in ("--detailed-exitcode", "--out", "--format"):
-        assert flag in plan_argv
-    assert plan_argv[plan_argv.index("--format") + 1] == "markdown"
-    scripts = [script for _, script in run_blocks({"jobs": {"plan": job}})]
-    assert any('cat plan.md >> "$GITHUB_STEP_SUMMARY"' in script for script in scripts)
-    assert step_using(job, "actions/upload-artifact")["with"]["path"] == "plan.json"
-    # Invalid files fail the Validate step; an unsafe plan fails the check, and says so.
-    validate = next(s for s in steps(job) if s.get("id") == "validate")
-    assert "set +e" not in validate["run"] and "continue-on-error" not in validate
-    assert any("exit 3" in script and "Unsafe plan (exit 3)" in script for script in scripts)
+    validate, plan = _action_steps(job)
+    assert validate["with"] == {"command": "validate", "environment": "${{ matrix.environment }}"}
+    assert "continue-on-error" not in validate, "invalid files fail the check"
+    assert plan["with"] == {
+        "command": "plan",
+        "environment": "${{ matrix.environment }}",
+        "comment": "true",
+    }
+    assert job["permissions"]["pull-requests"] == "write"
+    upload = step_using(job, "actions/upload-artifact")
+    assert upload["with"]["path"] == "${{ steps.plan.outputs.json }}"
+    assert upload["if"].startswith("${{ !cancelled()")
 
 
-def test_plan_keeps_one_comment_per_environment_edited_in_place() -> None:
-    job = load("plan.yml")["jobs"]["plan"]
-    comment = step_using(job, "actions/github-script")
-    script = comment["with"]["script"]
-    assert "<!-- rulesync-plan:${env} -->" in script
-    assert "process.env.ENVIRONMENT" in script
-    assert "github.paginate(github.rest.issues.listComments" in script
-    assert "updateComment" in script and "createComment" in script
-    # Every push updates the comment, whatever the plan's outcome (invalid files too).
-    assert comment["if"].startswith("${{ !cancelled()")
-    assert "Invalid files" in script and "Unsafe plan (exit 3)" in script
+def test_manual_runs_only_from_the_default_branch() -> None:
+    only_default = "github.ref_name == github.event.repository.default_branch"
+    assert only_default in load("apply.yml")["jobs"]["plan"]["if"]
+    assert only_default in load("reconcile.yml")["jobs"]["detect"]["if"]
+    for path in sorted((EXAMPLE / ".github" / "workflows").glob("*.yml")):
+        text = path.read_text(encoding="utf-8")
+        assert ("workflow_dispatch" in text) == (only_default in text), path.name
 
 
-def test_apply_runs_on_main_and_by_hand_behind_environments_one_at_a_time() -> None:
+def test_apply_applies_only_environments_with_changes_behind_their_protection() -> None:
     apply = load("apply.yml")
     assert apply["on"]["push"]["branches"] == ["main"]
     assert "workflow_dispatch" in apply["on"]
     assert apply["concurrency"]["cancel-in-progress"] is False
-    plan_job, apply_job = apply["jobs"]["plan"], apply["jobs"]["apply"]
-    assert apply_job["needs"] == "plan"
+    plan_job, changed, apply_job = (apply["jobs"][k] for k in ("plan", "changed", "apply"))
+    (plan,) = _action_steps(plan_job)
+    assert plan["with"]["command"] == "plan"
+    upload = step_using(plan_job, "actions/upload-artifact")
+    assert upload["if"] == "steps.plan.outputs.changes == 'true'"
+    assert upload["with"]["name"] == "plan-${{ matrix.environment }}"
+    # a failed plan of one environment does not hold back the others
+    assert changed["needs"] == "plan" and "!cancelled()" in changed["if"]
+    assert apply_job["needs"] == "changed"
+    assert "needs.changed.outputs.environments != '[]'" in apply_job["if"]
     assert apply_job["environment"] == "${{ matrix.environment }}"
     assert "${{ matrix.environment }}" in apply_job["concurrency"]["group"]
     assert apply_job["concurrency"]["cancel-in-progress"] is False
-    # The saved plan shown to the approver is the one applied.
-    planned = [a for a in job_invocations(plan_job) if subcommand(a) == "plan"]
-    applied = [a for a in job_invocations(apply_job) if subcommand(a) == "apply"]
-    assert planned and "--out" in planned[0] and "plan.json" in planned[0]
-    assert applied and applied[0][-2:] == ["plan.json", "--yes"]
-    summary = next(s for s in steps(apply_job) if "GITHUB_STEP_SUMMARY" in str(s.get("run")))
-    assert "rulesync show plan.json --format markdown" in summary["run"]
+    download = step_using(apply_job, "actions/download-artifact")
+    assert download["with"]["name"] == "plan-${{ matrix.environment }}"
+    (applied,) = _action_steps(apply_job)
+    assert applied["with"]["command"] == "apply"
+    assert applied["with"]["plan-file"] == "rulesync-plan.json", "the reviewed plan, exactly"
 
 
 def test_reconcile_runs_on_a_schedule_and_by_hand() -> None:
@@ -557,19 +615,17 @@ def test_reconcile_runs_on_a_schedule_and_by_hand() -> None:
 
 def test_reconcile_reports_drift_in_one_issue_or_heals_when_configured() -> None:
     jobs = load("reconcile.yml")["jobs"]
-    detect, heal = jobs["detect"], jobs["heal"]
-    assert any("--detailed-exitcode" in a for a in job_invocations(detect))
-    issue = step_using(detect, "actions/github-script")
-    script = issue["with"]["script"]
-    assert "<!-- rulesync-drift:${env} -->" in script
-    for call in ("issues.create(", "issues.update(", "state: 'closed'"):
-        assert call in script
-    assert "vars.RULESYNC_SELF_HEAL != 'true'" in issue["if"]
+    detect, drifted, heal = jobs["detect"], jobs["drifted"], jobs["heal"]
+    (plan,) = _action_steps(detect)
+    assert plan["with"]["drift-issue"] == "${{ vars.RULESYNC_SELF_HEAL != 'true' }}"
+    assert detect["permissions"]["issues"] == "write"
+    assert "vars.RULESYNC_SELF_HEAL == 'true'" in drifted["if"]
     assert "vars.RULESYNC_SELF_HEAL == 'true'" in heal["if"]
     assert heal["environment"] == "${{ matrix.environment }}"
     assert heal["concurrency"] == load("apply.yml")["jobs"]["apply"]["concurrency"]
-    healed = [a for a in job_invocations(heal) if subcommand(a) == "apply"]
-    assert healed and healed[0][-2:] == ["plan.json", "--yes"]
+    (healed,) = _action_steps(heal)
+    assert healed["with"]["command"] == "apply"
+    assert healed["with"]["plan-file"] == "rulesync-plan.json"
 
 
 def _secret_names(env: dict[str, str]) -> set[str]:
@@ -586,7 +642,7 @@ def test_secrets_reach_only_the_steps_that_need_them(name: str) -> None:
             secrets = _secret_names(step.get("env", {}))
             if secrets - {"GH_TOKEN"}:
                 assert secrets == set(SECRETS), f"{name} {job_id} {step.get('name')}"
-                assert rulesync_invocations(str(step["run"])), "Outreach secrets for rulesync only"
+                assert step.get("uses") == "./", "Outreach secrets for the rulesync action only"
             if "GH_TOKEN" in secrets:
                 assert "secrets.RULESYNC_SECRETS_TOKEN" in step["env"]["GH_TOKEN"]
                 assert "gh secret set" in step["run"]
@@ -619,18 +675,6 @@ def test_a_rotated_refresh_token_goes_back_to_its_environment(name: str) -> None
 
 # ------------------------------------------- the shell steps, run as GitHub runs them
 
-_FAKE_RULESYNC = """#!/bin/sh
-echo "fake rulesync $*" >&2
-echo "# the plan"
-for arg in "$@"; do
-  if [ "$prev" = --out ]; then echo '{}' > "$arg"; fi
-  prev=$arg
-done
-if [ -n "$RULESYNC_REFRESH_TOKEN_OUT" ] && [ -n "$ROTATE_TO" ]; then
-  printf '%s' "$ROTATE_TO" > "$RULESYNC_REFRESH_TOKEN_OUT"
-fi
-exit "$FAKE_EXIT"
-"""
 _FAKE_GH = """#!/bin/sh
 echo "$*" > "$GH_CALLS"
 cat > "$GH_CALLS.stdin"
@@ -648,21 +692,17 @@ def run_step(
     name: str,
     tmp_path: Path,
     *,
-    exit_code: int = 0,
     expressions: dict[str, str] | None = None,
-    rotate_to: str = "",
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
     """Run one `run:` step with bash as the runner does (`bash -eo pipefail`).
 
-    `rulesync` and `gh` are stand-ins: rulesync exits with `exit_code` (and may write a
-    rotated refresh token), gh records its arguments and standard input.
+    `gh` is a stand-in that records its arguments and standard input.
     """
     job, step = _step(workflow, job_id, name)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
-    for tool, text in (("rulesync", _FAKE_RULESYNC), ("gh", _FAKE_GH)):
-        (bin_dir / tool).write_text(text, encoding="utf-8")
-        (bin_dir / tool).chmod(0o755)
+    (bin_dir / "gh").write_text(_FAKE_GH, encoding="utf-8")
+    (bin_dir / "gh").chmod(0o755)
     known = {"runner.temp": str(tmp_path), "matrix.environment": "production"}
     known.update(expressions or {})
 
@@ -675,8 +715,6 @@ def run_step(
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
         "GITHUB_REPOSITORY": "acme/rulesets",
         "GH_CALLS": str(tmp_path / "gh-calls"),
-        "FAKE_EXIT": str(exit_code),
-        "ROTATE_TO": rotate_to,
     }
     env.update({k: resolve(v) for k, v in {**job.get("env", {}), **step.get("env", {})}.items()})
     result = subprocess.run(
@@ -693,57 +731,22 @@ def run_step(
     return result, dict(line.split("=", 1) for line in lines)
 
 
-@pytest.mark.parametrize("code", [0, 1, 2, 3])
-def test_pr_plan_records_the_exit_code_and_the_check_reports_it(tmp_path: Path, code: int) -> None:
-    result, outputs = run_step("plan.yml", "plan", "Plan", tmp_path, exit_code=code)
-    assert result.returncode == 0, result.stderr
-    assert outputs == {"exitcode": str(code)}
-    assert (tmp_path / "plan.md").read_text() == "# the plan\n"
-    assert (tmp_path / "plan.log").read_text().startswith("fake rulesync --env production plan")
-
-    verdict, _ = run_step(
-        "plan.yml",
-        "plan",
-        "Result",
-        tmp_path,
-        expressions={"steps.plan.outputs.exitcode": str(code)},
-    )
-    assert verdict.returncode == {0: 0, 1: 1, 2: 0, 3: 3}[code]
-    if code == 3:
-        assert "::error title=Unsafe plan (exit 3)::" in verdict.stdout
-
-
 @pytest.mark.parametrize(
-    ("code", "changes", "status"), [(0, None, 0), (2, "true", 0), (3, None, 3)]
+    ("workflow", "job_id", "prefix"),
+    [("apply.yml", "changed", "plan-"), ("reconcile.yml", "drifted", "drift-")],
 )
-def test_apply_plans_first_and_applies_only_on_changes(
-    tmp_path: Path, code: int, changes: str | None, status: int
+@pytest.mark.parametrize(
+    ("downloaded", "listed"),
+    [([], "[]"), (["a"], '["a"]'), (["production", "sandbox eu"], '["production","sandbox eu"]')],
+)
+def test_only_environments_with_a_plan_are_listed_for_applying(
+    tmp_path: Path, workflow: str, job_id: str, prefix: str, downloaded: list[str], listed: str
 ) -> None:
-    result, outputs = run_step("apply.yml", "plan", "Plan", tmp_path, exit_code=code)
-    assert result.returncode == status
-    assert outputs.get("changes") == changes
-    assert (tmp_path / "plan.json").exists()
-
-
-@pytest.mark.parametrize(("code", "title"), [(0, None), (3, "Refused"), (4, "Partly applied")])
-def test_apply_failures_are_named(tmp_path: Path, code: int, title: str | None) -> None:
-    result, _ = run_step("apply.yml", "apply", "Apply the saved plan", tmp_path, exit_code=code)
-    assert result.returncode == code
-    assert "# the plan" in result.stdout  # the apply output is in the log
-    if title:
-        assert f"::error title={title} (exit {code})::" in result.stdout
-    else:
-        assert "::error" not in result.stdout
-
-
-@pytest.mark.parametrize(("code", "drift"), [(0, None), (2, "true"), (3, None)])
-def test_reconcile_flags_drift_for_the_heal_job(
-    tmp_path: Path, code: int, drift: str | None
-) -> None:
-    result, outputs = run_step("reconcile.yml", "detect", "Plan", tmp_path, exit_code=code)
-    assert result.returncode == 0
-    assert outputs.get("drift") == drift
-    assert outputs["exitcode"] == str(code)
+    for name in downloaded:
+        (tmp_path / "plans" / f"{prefix}{name}").mkdir(parents=True)
+    result, outputs = run_step(workflow, job_id, "List them", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert outputs == {"environments": listed}
 
 
 STORE = "Store the rotated OAuth refresh token"
@@ -751,7 +754,7 @@ STORE = "Store the rotated OAuth refresh token"
 
 def test_a_rotated_token_is_masked_then_stored_in_its_environment(tmp_path: Path) -> None:
     secret = "r3fr3sh-n3w"
-    run_step("plan.yml", "plan", "Plan", tmp_path, exit_code=2, rotate_to=secret)
+    (tmp_path / "outreach-refresh-token").write_text(secret)  # as rulesync leaves it
     result, _ = run_step(
         "plan.yml",
         "plan",
@@ -775,6 +778,66 @@ def test_without_a_rotated_token_nothing_is_stored(tmp_path: Path) -> None:
     result, _ = run_step("apply.yml", "apply", STORE, tmp_path)
     assert result.returncode == 0
     assert not (tmp_path / "gh-calls").exists()
+
+
+# ------------------------------------------------- the example config repository's workflows
+
+
+def example_as_local(tmp_path: Path) -> list[str]:
+    """The example's workflows in a copy of this repository's action, `uses: ./` instead of
+    `OWNER/rulesync@v1`, so actionlint checks their inputs against action.yml."""
+    shutil.copy(ROOT / "action.yml", tmp_path / "action.yml")
+    (tmp_path / ".git").mkdir()  # actionlint resolves `uses: ./` from the repository root
+    target = tmp_path / ".github" / "workflows"
+    target.mkdir(parents=True)
+    names = []
+    for path in sorted((EXAMPLE / ".github" / "workflows").glob("*.yml")):
+        text = path.read_text(encoding="utf-8")
+        assert "uses: OWNER/rulesync@v1" in text, path.name
+        (target / path.name).write_text(text.replace("OWNER/rulesync@v1", "./"), "utf-8")
+        names.append(f".github/workflows/{path.name}")
+    return names
+
+
+def test_actionlint_passes_the_example_workflows(tmp_path: Path) -> None:
+    names = example_as_local(tmp_path)
+    assert len(names) == 3
+    shellcheck = find_tool("shellcheck") or ""
+    result = subprocess.run(
+        [actionlint(), "-no-color", "-oneline", f"-shellcheck={shellcheck}", "-pyflakes=", *names],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"actionlint:\n{result.stdout}{result.stderr}"
+
+
+def test_actionlint_checks_the_action_s_inputs(tmp_path: Path) -> None:
+    names = example_as_local(tmp_path)
+    plan = tmp_path / names[0]
+    plan.write_text(plan.read_text().replace("command:", "comand:", 1), "utf-8")
+    result = subprocess.run(
+        [actionlint(), "-no-color", "-oneline", "-shellcheck=", "-pyflakes=", names[0]],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "comand" in result.stdout
+
+
+def test_the_example_workflows_are_short() -> None:
+    lines = {
+        path.name: len(path.read_text(encoding="utf-8").splitlines())
+        for path in (EXAMPLE / ".github" / "workflows").glob("*.yml")
+    }
+    assert lines.keys() == {"rulesync-plan.yml", "rulesync-apply.yml", "rulesync-reconcile.yml"}
+    assert lines["rulesync-plan.yml"] <= 40 and lines["rulesync-reconcile.yml"] <= 40
+    assert lines["rulesync-apply.yml"] <= 80
 
 
 def test_a_rotated_token_that_cannot_be_stored_fails_loudly(tmp_path: Path) -> None:

@@ -219,6 +219,13 @@ def run_cli(
     args: list[str], *, cwd: Path, env: dict[str, str], deadline: Deadline
 ) -> dict[str, Any]:
     """Run the CLI in a fresh interpreter: exit code, output, wall time, peak RSS."""
+    return run_process([sys.executable, "-c", WRAPPER, *args], cwd=cwd, env=env, deadline=deadline)
+
+
+def run_process(
+    argv: list[str], *, cwd: Path, env: dict[str, str], deadline: Deadline
+) -> dict[str, Any]:
+    """Run a command: exit code, output, wall time, CPU time, peak RSS (when it reports it)."""
     with (
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
@@ -227,7 +234,7 @@ def run_cli(
         rss_file = Path(tmp) / "rss"
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-c", WRAPPER, *args],
+            argv,
             cwd=cwd,
             env={**env, "RULESYNC_BENCH_RSS_OUT": str(rss_file)},
             stdin=subprocess.DEVNULL,
@@ -244,7 +251,7 @@ def run_cli(
         wall = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode == -signal.SIGKILL and deadline.end <= time.monotonic():
-            raise TimeoutError(f"rulesync {' '.join(args)} ran out of the time budget")
+            raise TimeoutError(f"{' '.join(argv[-3:])} ran out of the time budget")
         out.seek(0)
         err.seek(0)
         return {
@@ -381,6 +388,89 @@ def measure_plan(size: int, *, repeat: int, deadline: Deadline, user_count: int)
     }
 
 
+MINIMAL = Path(__file__).with_name("minimal.py")
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3)}
+
+
+def compare_plan(size: int, *, repeat: int, deadline: Deadline, user_count: int) -> dict[str, Any]:
+    """rulesync plan against the hand-written minimal script (tests/perf/minimal.py), run
+    alternately on the same org and files, so machine noise hits both alike."""
+    rng = random.Random(size)
+    live = [live_ruleset(rng, i, user_count) for i in range(1, size + 1)]
+    drifted = set(rng.sample(range(size), max(1, round(size * DRIFT_SHARE))))
+    files = {file_path(r): ruleset_file(r, user_count, i in drifted) for i, r in enumerate(live)}
+    with tempfile.TemporaryDirectory(prefix="rulesync-bench-cmp-") as tmp_name:
+        tmp = Path(tmp_name)
+        with emulator(tmp, live, user_count) as server:
+            project = tmp / "project"
+            write_project(project, server.api_url, files, prune=False)
+            env = {**os.environ, TOKEN_ENV: server.token, "NO_COLOR": "1"}
+            Control(server).reset()
+            ours: list[float] = []
+            theirs: list[float] = []
+            minimal_argv = [sys.executable, str(MINIMAL), str(project), server.api_url, TOKEN_ENV]
+            for _ in range(repeat):
+                mine = run_cli(
+                    ["plan", "--format", "json"], cwd=project, env=env, deadline=deadline
+                )
+                expect(mine, (0,), "plan")
+                other = run_process(minimal_argv, cwd=project, env=env, deadline=deadline)
+                expect(other, (0,), "minimal script")
+                ours.append(mine["wall_s"])
+                theirs.append(other["wall_s"])
+            found = len(json.loads(other["stdout"])["changes"])
+            planned = len(json.loads(mine["stdout"])["changes"])
+    return {
+        "rulesets": size,
+        "changes": {"rulesync": planned, "minimal": found},
+        "rulesync_plan_s": spread(ours),
+        "minimal_script_s": spread(theirs),
+        "ratio_median": round(statistics.median(ours) / statistics.median(theirs), 2),
+        "ratio_min": round(min(ours) / min(theirs), 2),
+    }
+
+
+def compare_validate(*, repeat: int, deadline: Deadline) -> dict[str, Any]:
+    """`rulesync validate` of five files (one and three environments) against importing the
+    libraries it needs, alternately."""
+    rng = random.Random(5)
+    live = [live_ruleset(rng, i, 3) for i in range(1, 6)]
+    files = {file_path(r): ruleset_file(r, 3, False) for r in live}
+    envs = "".join(
+        f"  {name}:\n    api_url: https://api.outreach.io/api/v2\n"
+        f"    auth: {{access_token_env: {TOKEN_ENV}}}\n"
+        for name in ("sandbox", "staging", "production")
+    )
+    with tempfile.TemporaryDirectory(prefix="rulesync-bench-validate-") as tmp_name:
+        one, three = Path(tmp_name) / "one", Path(tmp_name) / "three"
+        write_project(one, "embedded", files, prune=False)
+        write_project(three, "embedded", files, prune=False)
+        config = three / "rulesync.yaml"
+        config.write_text(config.read_text(encoding="utf-8") + envs, encoding="utf-8")
+        env = {**os.environ, "NO_COLOR": "1"}
+        imports = [sys.executable, "-c", "import yaml, pydantic, click"]
+        runs: dict[str, list[float]] = {"imports": [], "one_env": [], "three_envs": []}
+        for _ in range(repeat):
+            runs["imports"].append(
+                run_process(imports, cwd=one, env=env, deadline=deadline)["wall_s"]
+            )
+            for key, folder in (("one_env", one), ("three_envs", three)):
+                result = run_cli(["validate"], cwd=folder, env=env, deadline=deadline)
+                expect(result, (0,), f"validate ({key})")
+                runs[key].append(result["wall_s"])
+    base = statistics.median(runs["imports"])
+    return {
+        **{key: spread(values) for key, values in runs.items()},
+        "ratio_one_env_to_imports": round(statistics.median(runs["one_env"]) / base, 2),
+        "ratio_three_to_one_env": round(
+            statistics.median(runs["three_envs"]) / statistics.median(runs["one_env"]), 2
+        ),
+    }
+
+
 def apply_fixture(user_count: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """100 changes: 40 creates, 40 updates, 20 deletes (prune); 40 live rulesets unchanged."""
     rng = random.Random(100)
@@ -507,6 +597,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     parser.add_argument("--users", type=int, default=50, help="users in the seeded org")
     parser.add_argument("--skip-apply", action="store_true", help="plan figures only")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="only rulesync against tests/perf/minimal.py and validate against bare imports",
+    )
     parser.add_argument("--time-limit", type=float, default=900, help="seconds, whole run")
     args = parser.parse_args(argv)
     sizes = sorted({int(s) for s in args.rulesets.split(",") if s.strip()})
@@ -514,6 +609,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rulesets takes positive sizes, --repeat at least 1")
     deadline = Deadline(args.time_limit)
     started = time.perf_counter()
+    if args.compare:
+        kwargs = {"repeat": args.repeat, "deadline": deadline, "user_count": args.users}
+        comparison = {
+            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+            "repeat": args.repeat,
+            "plan": [compare_plan(n, **kwargs) for n in sizes],
+            "validate": compare_validate(repeat=args.repeat, deadline=deadline),
+            "bench_wall_s": round(time.perf_counter() - started, 1),
+        }
+        print(json.dumps(comparison, indent=2))
+        return 0
     results = [
         measure_plan(n, repeat=args.repeat, deadline=deadline, user_count=args.users) for n in sizes
     ]
