@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -49,8 +48,6 @@ REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
 # The OAuth scope each request needs (Outreach's scopes are <resource>.<read|write|delete>).
 SCOPE_LEVEL = {"GET": "read", "POST": "write", "PATCH": "write", "DELETE": "delete"}
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class OutcomeUnknown(ApiError):
@@ -649,24 +646,13 @@ def _dumps(value: Any) -> str:
 
 
 def _parse_json(content: bytes) -> Any:
-    """JSON from an answer, or None. Broken UTF-8 and lone surrogates (``"\\ud800"``) become
-    U+FFFD here, so no name from the API can break output, plan files or logs later."""
-    text = content.decode("utf-8", errors="replace")
+    """JSON from an answer, or None. Bytes that are not UTF-8 become U+FFFD. Values are kept as
+    the API sent them, lone surrogates (``"\\ud800"``) included: what cannot be printed is
+    replaced at output, and export decides what a file can hold."""
     try:
-        body = json.loads(text)
+        return json.loads(content.decode("utf-8", errors="replace"))
     except (ValueError, RecursionError):
         return None
-    return _clean(body) if _SURROGATE_ESCAPE.search(text) else body
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    if isinstance(value, dict):
-        return {_clean(k): _clean(v) for k, v in value.items()}
-    return value
 
 
 def _never_sent(err: Exception) -> bool:
