@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from rulesync import __version__, console
+from rulesync import __version__, console, redact
 from rulesync.applier import Outcome, Report, apply_plan, check_stale
 from rulesync.client import Client
 from rulesync.config import Config, Environment, load_config
@@ -74,6 +74,7 @@ class RulesyncGroup(click.Group):
         **extra: Any,
     ) -> Any:
         RulesyncGroup.debug = False
+        redact.forget()
         out, err = console.install()
         try:
             code = self._dispatch(args, prog_name, complete_var, **extra)

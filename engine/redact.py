@@ -12,8 +12,9 @@ import re
 import threading
 
 MASK = "***"
-# Shorter values are too likely to occur in ordinary text to be replaced everywhere.
-MIN_SECRET_LENGTH = 6
+# Shorter values are too likely to occur in ordinary text to be replaced everywhere (real
+# tokens and secrets are far longer).
+MIN_SECRET_LENGTH = 8
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -31,6 +32,12 @@ def register(secret: str) -> None:
     if len(secret) >= MIN_SECRET_LENGTH:
         with _lock:
             _secrets.add(secret)
+
+
+def forget() -> None:
+    """Start a run with no secrets known (a process may run the CLI more than once)."""
+    with _lock:
+        _secrets.clear()
 
 
 def redact(text: str, *, shaped: bool = True) -> str:
