@@ -377,8 +377,8 @@ class Client:
                 )
             if wait >= NOTICE_AFTER_S and news:
                 log.warning("rate limit: waiting %s", until_text(wait, now=time.time()), **_NOTE)
-            else:
-                log.info("rate limit: pacing, waiting %.2f s", wait)
+            elif wait >= 0.1:  # shorter: waiting for the first answer to tell the budget
+                log.info("rate limit: pacing, waiting %.1f s", wait)
             time.sleep(wait)
             total += wait
 
