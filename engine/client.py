@@ -248,13 +248,19 @@ class Client:
 
     # ---- reads -------------------------------------------------------------------------
 
-    def list_all(self, kind: str, filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    def list_all(
+        self, kind: str, filters: dict[str, str | list[str]] | None = None
+    ) -> list[dict[str, Any]]:
         """Every resource of ``kind``, 1000 a page, following ``links.next`` (on our API only,
-        never the same page twice, at most ``MAX_PAGES`` pages)."""
-        params: dict[str, str] | None = {"page[size]": str(PAGE_SIZE), "count": "false"}
-        for key, value in (filters or {}).items():
+        never the same page twice, at most ``MAX_PAGES`` pages). Filter values are literal
+        (``newFilterSyntax``: a name may hold a comma or ``..``); a list matches any of its
+        values."""
+        params: dict[str, Any] | None = {"page[size]": str(PAGE_SIZE), "count": "false"}
+        if filters:
             assert params is not None
-            params[f"filter[{key}]"] = value
+            params["newFilterSyntax"] = "true"
+            for key, value in filters.items():
+                params[f"filter[{key}][]"] = [value] if isinstance(value, str) else value
         url: str | None = f"{self.base_url}/{kind}"
         items: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -281,7 +287,7 @@ class Client:
         wanted = sorted(set(ids))
         found: list[dict[str, Any]] = []
         for start in range(0, len(wanted), 100):
-            chunk = ",".join(str(i) for i in wanted[start : start + 100])
+            chunk = [str(i) for i in wanted[start : start + 100]]
             found.extend(self.list_all(kind, {"id": chunk}))
         return found
 

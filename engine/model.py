@@ -16,11 +16,18 @@ from pydantic import (
     StrictStr,
     StringConstraints,
     WithJsonSchema,
+    field_validator,
 )
 
 ENUMS: dict[str, tuple[str, ...]] = {
     "permitDuplicateProspects": ("allow", "disallow", "only_if_inactive"),
     "sequenceExclusivity": ("all_sequences", "exclusive_sequences", "none"),
+}
+# Outreach's Ruleset page names a default for these ("disallow (the default)", "none (the
+# default)") and a ruleset always holds a value there: asking for null would never converge.
+STORED_DEFAULTS: dict[str, str] = {
+    "permitDuplicateProspects": "disallow",
+    "sequenceExclusivity": "none",
 }
 DURATION_FIELDS = (
     "applyCompletedStageIn",
@@ -158,6 +165,18 @@ class RulesetFields(BaseModel):
     callTaskPriority: Ref | None = None
     callTaskPriorityFromOpens: Ref | None = None
     callTaskPriorityFromClicks: Ref | None = None
+
+    @field_validator(*STORED_DEFAULTS)
+    @classmethod
+    def _not_null(cls, value: str | None, info: Any) -> str | None:
+        # Only an explicit null reaches here: an omitted field keeps its default unvalidated.
+        if value is None:
+            default = STORED_DEFAULTS[str(info.field_name)]
+            raise ValueError(
+                f"Outreach always stores a value here and turns null into '{default}'; write "
+                f"{default}, or leave the field out to leave it unmanaged"
+            )
+        return value
 
 
 Name = Annotated[StrictStr, StringConstraints(min_length=1, max_length=NAME_LIMIT)]

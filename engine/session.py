@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from rulesync.auth import StaticToken, token_source
 from rulesync.client import MAX_WAIT_S, Client
 from rulesync.config import Config, Environment
+from rulesync.errors import RulesyncError
 from rulesync.loader import Desired
 from rulesync.references import KINDS, References, kinds_named, labels_from
 
@@ -20,9 +21,12 @@ def connect(
     config: Config, env: Environment, *, parallelism: int = 4, max_wait: float = MAX_WAIT_S
 ) -> Iterator[Client]:
     if env.embedded:
-        from rulesync.emulator.server import start_embedded
+        from rulesync.emulator.server import EmulatorStartError, start_embedded
 
-        server = start_embedded(config.root / STATE_DIR / f"{env.name}.sqlite")
+        try:
+            server = start_embedded(config.root / STATE_DIR / f"{env.name}.sqlite")
+        except EmulatorStartError as err:
+            raise RulesyncError(f"environment {env.name!r}: {err}") from None
         try:
             with Client(
                 server.api_url,

@@ -191,15 +191,17 @@ def test_oauth_rotated_refresh_token_goes_to_its_file_only(
     run("apply", "plan.json")
     newest = out.read_text(encoding="utf-8").strip()
     assert newest not in (rotated, oauth_org.refresh)
-    # the spent refresh token is refused with a clear message that shows none of the secrets
-    run.env["RS_REFRESH_TOKEN"] = oauth_org.refresh
+    # a refresh token the server does not know (revoked, or too old: Outreach keeps earlier
+    # ones valid for 14 days) is refused with a clear message that shows none of the secrets
+    revoked = canary("revoked")
+    run.env["RS_REFRESH_TOKEN"] = revoked
     refused = run("plan", expect=1)
     assert "refresh" in refused.stderr and "Traceback" not in refused.stderr
     assert out.read_text(encoding="utf-8").strip() == newest  # left as it was
 
     minted = oauth_org.access_tokens()
     assert len(minted) == 2
-    secrets_seen = [oauth_org.secret, oauth_org.refresh, rotated, newest, *minted]
+    secrets_seen = [oauth_org.secret, oauth_org.refresh, rotated, newest, revoked, *minted]
     assert_nowhere(secrets_seen, outputs=run.outputs, roots=[project])
     others = [p for p in tmp_path.rglob("*") if p.is_file() and p != out]
     for path in others:
@@ -215,7 +217,7 @@ def test_oauth_without_out_file_stores_nothing(tmp_path: Path, oauth_org: OAuthO
     run("plan")
     minted = oauth_org.access_tokens()
     assert len(minted) == 1
-    rotated = oauth_org.server.app.oauth._refresh_token
+    rotated = oauth_org.server.app.oauth.latest_refresh_token
     assert rotated and rotated != oauth_org.refresh
     assert_nowhere(
         [oauth_org.secret, oauth_org.refresh, rotated, *minted],

@@ -327,10 +327,14 @@ def test_malformed_bodies_are_400(api: Api, body: bytes) -> None:
     assert error_ids(response) == ["badRequest"]
 
 
-@pytest.mark.parametrize("path", ["/rulesets/abc", "/rulesets/-1", "/stages/1.5", "/users/x"])
-def test_non_integer_ids_in_the_url_are_400(api: Api, path: str) -> None:
+@pytest.mark.parametrize(
+    "path", ["/rulesets/abc", "/rulesets/-1", "/stages/1.5", "/users/x", "/rulesets/0"]
+)
+def test_ids_that_are_not_positive_integers_are_not_found(api: Api, path: str) -> None:
+    # As on Outreach: such an id names no resource (404 resourceNotFound), not a bad request.
     response = api.get(path)
-    assert response.status_code == 400 and error_ids(response) == ["badRequest"]
+    assert response.status_code == 404 and error_ids(response) == ["resourceNotFound"]
+    assert response.json()["errors"][0]["title"] == "Resource Not Found"
 
 
 def test_unknown_ids_are_404(api: Api) -> None:
@@ -348,7 +352,7 @@ def test_unknown_ids_are_404(api: Api) -> None:
 
 
 def test_unknown_routes_and_methods(api: Api) -> None:
-    response = api.get("/sequences")
+    response = api.get("/prospects")
     assert response.status_code == 404 and error_ids(response) == ["notFound"]
     response = api.request("PUT", "/rulesets/1", body={})
     assert response.status_code == 405 and "PATCH" in response.headers["Allow"]

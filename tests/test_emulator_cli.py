@@ -120,3 +120,85 @@ def test_bad_seed_is_one_error_line_and_exit_1(tmp_path: Path) -> None:
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "unknown attribute 'nam'" in lines[0] and str(seed) in lines[0]
+
+
+def test_serve_with_scopes_and_oauth(serve: type[Serve]) -> None:
+    server = serve(
+        "--port",
+        "0",
+        "--token",
+        "dev",
+        "--scopes",
+        "rulesets.read stages.read",
+        "--oauth-client-id",
+        "cid",
+        "--oauth-client-secret",
+        "sec",
+        "--oauth-refresh-token",
+        "r0",
+    )
+    match = LISTENING.match(server.line())
+    assert match
+    api_url = match.group(1)
+    auth = {"Authorization": "Bearer dev"}
+    assert requests.get(f"{api_url}/rulesets", headers=auth, timeout=5).status_code == 200
+    refused = requests.get(f"{api_url}/users", headers=auth, timeout=5)
+    assert refused.status_code == 403 and "'users.read'" in refused.text
+    root = api_url.removesuffix("/api/v2")
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": "cid",
+        "client_secret": "sec",
+        "refresh_token": "r0",
+        "redirect_uri": "https://example.com/callback",
+    }
+    minted = requests.post(f"{root}/oauth/token", data=form, timeout=5).json()
+    assert minted["scope"] == "rulesets.read stages.read"
+    bearer = {"Authorization": f"Bearer {minted['access_token']}"}
+    assert requests.get(f"{api_url}/stages", headers=bearer, timeout=5).status_code == 200
+    code, stderr = server.stop(signal.SIGTERM)
+    assert code == 0 and "Traceback" not in stderr and minted["access_token"] not in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--scopes", "rulesets"], "--scopes"),
+        (["--oauth-client-id", "cid"], "go together"),
+    ],
+)
+def test_bad_serve_options_are_one_error_and_exit_1(args: list[str], expected: str) -> None:
+    result = subprocess.run(
+        [*rulesync_command(), "emulator", "serve", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode in (1, 2)  # the CLI maps usage errors (2 in click) to 1
+    assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_locked_embedded_database_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    import sqlite3
+
+    (tmp_path / "rulesets").mkdir()
+    (tmp_path / "rulesets" / "a.yaml").write_text("name: A\n", encoding="utf-8")
+    state = tmp_path / ".rulesync"
+    state.mkdir()
+    holder = sqlite3.connect(state / "local.sqlite", timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("CREATE TABLE other (x)")
+    try:
+        result = subprocess.run(
+            [*rulesync_command(), "plan"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "database is locked" in result.stderr and len(result.stderr.strip().splitlines()) == 1

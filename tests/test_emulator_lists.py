@@ -84,7 +84,11 @@ def test_filters(api: Api) -> None:
     a, b, c = api.create("Alpha"), api.create("Beta, with comma"), api.create("Gamma")
     by_ids = api.get("/rulesets", params={"filter[id]": f"{a['id']},{c['id']},9999"}).json()
     assert [r["id"] for r in by_ids["data"]] == [a["id"], c["id"]]
-    by_name = api.get("/rulesets", params={"filter[name]": "Beta, with comma"}).json()["data"]
+    # The legacy syntax reads a comma as a list; newFilterSyntax takes the value literally.
+    legacy = api.get("/rulesets", params={"filter[name]": "Beta, with comma"}).json()["data"]
+    assert legacy == []
+    literal = {"newFilterSyntax": "true", "filter[name][]": "Beta, with comma"}
+    by_name = api.get("/rulesets", params=literal).json()["data"]
     assert [r["id"] for r in by_name] == [b["id"]]
     assert api.get("/rulesets", params={"filter[name]": "alpha"}).json()["data"] == []
     stage = api.get("/stages", params={"filter[name]": "Replied"}).json()["data"]
@@ -100,7 +104,9 @@ def test_filters(api: Api) -> None:
         ("sort", "colour"),
         ("sort", "name,name"),
         ("page[after]", "garbage!"),
-        ("page[offset]", "5"),
+        ("page[offset]", "10001"),
+        ("page[limit]", "1001"),
+        ("page[cursor]", "5"),
         ("count", "maybe"),
         ("filter[id]", "1" * 30),
     ],

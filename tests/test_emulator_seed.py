@@ -102,7 +102,7 @@ def test_json_seed_of_10000_rulesets(tmp_path: Path) -> None:
     [
         ("stages: [", "not valid YAML"),
         ("- a\n- b\n", "must be a mapping"),
-        ("sequences: []", "unknown key 'sequences'"),
+        ("prospects: []", "unknown key 'prospects'"),
         ("stages: [{id: x, name: A}]", "stages[0]: id must be a positive integer"),
         ("stages: [{id: 1, name: A}, {id: 1, name: B}]", "duplicate id 1"),
         ("users: [{id: 1}]", "email must be a non-empty string"),

@@ -268,10 +268,11 @@ def test_held_values_plan_no_change_until_edited_and_validate_says_why(
     valid = project.run("validate")
     assert valid.exit_code == 0, valid.output
     assert (
-        "rulesets/legacy-values.yaml:9:26: callOptOutAction: held as Outreach has it; it would"
+        "rulesets/legacy-values.yaml:10:26: callOptOutAction: held as Outreach has it; it would"
         " be refused on write (at most 4 characters, got 'a much too long value')"
     ) in valid.stderr
-    assert "rulesets/legacy-values.yaml:5:" in valid.stderr  # sequenceExclusivity too
+    # sequenceExclusivity too (below permitDuplicateProspects, which Outreach always holds)
+    assert "rulesets/legacy-values.yaml:6:" in valid.stderr
 
     org.update(202, callOptOutAction="no")  # changed in the Outreach UI
     drifted = project.run("plan")
@@ -299,10 +300,16 @@ def setup(tmp_path: Path, emulator: Any) -> tuple[Project, Org]:
     return api_project(tmp_path, emulator)
 
 
+# What Outreach stores on create when a ruleset does not say (the Ruleset page): export writes
+# them, as it writes every value live holds, in the documented order.
+OUTREACH_DEFAULTS = "permitDuplicateProspects: disallow\nsequenceExclusivity: none\n"
+
 HAND_WRITTEN = """\
 # yaml-language-server: $schema=../ruleset.schema.json
 # Hand-raisers from the website.
 name: Inbound leads
+permitDuplicateProspects: disallow
+sequenceExclusivity: none
 includeUnsubscribeLinks: true   # legal asked for this
 autoResumeOotoProspectsIn: 2w   # two weeks, as sales ops wrote it
 owner: ADA@example.com          # Ada owns inbound
@@ -310,6 +317,8 @@ startedStage: Approaching
 ---
 # A second ruleset in the same file.
 name: Webinar
+permitDuplicateProspects: disallow
+sequenceExclusivity: none
 clicksNeededBeforeCallTaskCreated: 2
 """
 
@@ -406,7 +415,7 @@ def test_overwrite_pins_a_file_whose_name_repeats_live_and_writes_the_others(
     result = project.run("export", "--overwrite")
     assert result.exit_code == 0, result.output
     assert (project.root / "rulesets" / "twin.yaml").read_text(encoding="utf-8") == (
-        f"name: Twin\nid: {first}\n# our twin\nincludeUnsubscribeLinks: null\n"
+        f"name: Twin\nid: {first}\n{OUTREACH_DEFAULTS}# our twin\nincludeUnsubscribeLinks: null\n"
     )
     other = (project.root / "rulesets" / f"twin-{second}.yaml").read_text(encoding="utf-8")
     assert f"name: Twin\nid: {second}\n" in other
@@ -629,6 +638,6 @@ def test_a_ruleset_renamed_in_outreach_is_renamed_in_its_pinned_file(
     assert result.exit_code == 0, result.output
     assert "Note: 1 live rulesets are outside `manage`" in result.stderr
     assert path.read_text(encoding="utf-8") == (
-        f"name: New name\nid: {rid}  # pinned\nincludeUnsubscribeLinks: true\n"
+        f"name: New name\nid: {rid}  # pinned\n{OUTREACH_DEFAULTS}includeUnsubscribeLinks: true\n"
     )
     assert "No changes." in project.run("plan").stdout

@@ -92,6 +92,18 @@ def test_valid_files_pass_and_durations_become_seconds(project: Project) -> None
         ("owner: {id: 0}\n", "owner: give a name, an email or {id: N}"),
         ("owner: {name: x}\n", "owner: give a name, an email or {id: N}"),
         ("previousNames: Inbound\n", "previousNames: must be a list"),
+        # Outreach always stores a value for these (Ruleset page: "disallow (the default)",
+        # "none (the default)"): null would be a diff that never goes away.
+        (
+            "permitDuplicateProspects: null\n",
+            "rulesets/x.yaml:2:27: permitDuplicateProspects: Outreach always stores a value here"
+            " and turns null into 'disallow'; write disallow, or leave the field out",
+        ),
+        (
+            "sequenceExclusivity: null\n",
+            "rulesets/x.yaml:2:22: sequenceExclusivity: Outreach always stores a value here"
+            " and turns null into 'none'",
+        ),
     ],
 )
 def test_each_bad_value_is_reported_with_position(
@@ -266,6 +278,11 @@ def test_names_outside_manage_are_errors(project: Project) -> None:
             "environments.local.defaults.bogus: unknown field",
         ),
         ("default_environment: prod\n", "default_environment: 'prod' is not under environments"),
+        (
+            "defaults: {sequenceExclusivity: null}\n",
+            "defaults.sequenceExclusivity: Outreach always stores a value here and turns null"
+            " into 'none'",
+        ),
         ("[a, b]\n", "rulesync.yaml:1:1: must be a mapping of settings"),
         ("a: b: c\n", "rulesync.yaml:1:5: YAML error"),
     ],

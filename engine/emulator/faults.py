@@ -13,11 +13,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from rulesync.emulator import rules
 from rulesync.emulator.jsonapi import fail
 
-DEFAULT_RATE_LIMIT = 10_000
-DEFAULT_RATE_WINDOW_S = 3600.0
+DEFAULT_RATE_LIMIT = rules.RATE_LIMIT
+DEFAULT_RATE_WINDOW_S = rules.RATE_WINDOW_S
 _FAULT_KEYS = (
+    "maintenance_s",
     "latency_ms",
     "error_rate",
     "error_statuses",
@@ -36,9 +38,12 @@ class FaultConfig:
     rate_limit: int | None = None
     rate_window_s: float | None = None
     seed: int | None = None
+    maintenance_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        if self.maintenance_s:
+            out["maintenance_s"] = self.maintenance_s
         if self.latency_ms:
             out["latency_ms"] = self.latency_ms
         if self.error_rate:
@@ -124,6 +129,7 @@ def parse_faults(body: Any) -> FaultConfig:
         rate_limit=limit,
         rate_window_s=window,
         seed=seed,
+        maintenance_s=_number(body, "maintenance_s", low=0, high=86_400),
     )
 
 
@@ -141,11 +147,21 @@ class Faults:
         self._lock = threading.Lock()
         self.config = FaultConfig()
         self._rng = random.Random()
+        self.maintenance_until = 0.0
 
     def configure(self, config: FaultConfig) -> None:
         with self._lock:
             self.config = config
             self._rng = random.Random(config.seed)
+            self.maintenance_until = (
+                time.time() + config.maintenance_s if config.maintenance_s else 0.0
+            )
+
+    def maintenance_end(self) -> float | None:
+        """The end of a scheduled maintenance window under way (epoch seconds), or None."""
+        with self._lock:
+            until = self.maintenance_until
+        return until if until > time.time() else None
 
     def decide(self) -> Decision:
         with self._lock:
@@ -166,7 +182,9 @@ class RateVerdict:
 
 
 class RateLimiter:
-    """A fixed window per token, as Outreach reports it: limit, remaining, reset (epoch s)."""
+    """A fixed window per user, as Outreach counts and reports it (all of a user's tokens
+    share one budget): limit, remaining, reset (epoch seconds); on 429 ``Retry-After`` is an
+    alias of the reset (CONVENTIONS, rate limits)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -181,7 +199,7 @@ class RateLimiter:
             self._buckets.clear()
 
     def check(self, key: str | None) -> RateVerdict:
-        """Count one request for ``key`` (None: unauthenticated, reported but not counted)."""
+        """Count one request for user ``key`` (None: unauthenticated, reported but not counted)."""
         now = time.time()
         with self._lock:
             start, used = self._buckets.get(key or "", (now, 0))
@@ -198,7 +216,7 @@ class RateLimiter:
                 "X-RateLimit-Reset": str(math.ceil(reset)),
             }
             if not allowed:
-                headers["Retry-After"] = str(max(1, math.ceil(reset - now)))
+                headers["Retry-After"] = headers["X-RateLimit-Reset"]
         return RateVerdict(allowed=allowed or key is None, headers=headers)
 
 

@@ -29,6 +29,18 @@ TITLES = {
 }
 
 
+# Titles of the error ids Outreach documents (CONVENTIONS, errors).
+TITLES_BY_ID = {
+    "resourceNotFound": "Resource Not Found",
+    "validationError": "Validation Error",
+    "unauthorizedOauthScope": "Unauthorized OAuth Scope",
+    "unauthorizedRequest": "Unauthorized Request",
+    "rateLimitExceeded": "Rate Limit Exceeded",
+    "scheduledServerMaintenance": "Scheduled Server Maintenance",
+    "unsupportedMediaType": "Unsupported Media Type",
+}
+
+
 @dataclass(frozen=True)
 class ErrorItem:
     """One entry of a JSON:API ``errors`` array."""
@@ -42,7 +54,7 @@ class ErrorItem:
     def to_json(self, status: int) -> dict[str, Any]:
         item: dict[str, Any] = {
             "id": self.id,
-            "title": self.title or TITLES.get(status, "Error"),
+            "title": self.title or TITLES_BY_ID.get(self.id) or TITLES.get(status, "Error"),
             "detail": self.detail,
         }
         if self.pointer is not None:

@@ -15,8 +15,7 @@ from typing import Any
 import yaml
 
 from rulesync.emulator.jsonapi import encodable
-from rulesync.emulator.resources import ALL_ATTRIBUTES, is_int
-from rulesync.model import RELATIONSHIPS
+from rulesync.emulator.resources import all_attributes, is_int, to_one
 
 try:
     from yaml import CSafeLoader as SafeLoader
@@ -29,10 +28,15 @@ class SeedError(ValueError):
 
 
 @dataclass(frozen=True)
-class SeedRuleset:
+class SeedResource:
+    """A seeded ruleset or sequence (a JSON:API resource object)."""
+
     id: int | None
     attributes: dict[str, Any]
     relationships: dict[str, int | None]
+
+
+SeedRuleset = SeedResource
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,8 @@ class Seed:
     stages: tuple[tuple[int, str], ...]
     task_priorities: tuple[tuple[int, str, int | None], ...]
     users: tuple[tuple[int, str, str | None, str | None], ...]
-    rulesets: tuple[SeedRuleset, ...] = ()
+    rulesets: tuple[SeedResource, ...] = ()
+    sequences: tuple[SeedResource, ...] = ()
 
     def to_json(self) -> str:
         """Stored in the database, so that a reset returns to this seed in later runs too."""
@@ -54,20 +59,79 @@ class Seed:
                     {"id": i, "email": e, "firstName": f, "lastName": la}
                     for i, e, f, la in self.users
                 ],
-                "rulesets": [
-                    {
-                        **({"id": r.id} if r.id is not None else {}),
-                        "attributes": r.attributes,
-                        "relationships": {
-                            k: {"data": None if v is None else {"type": RELATIONSHIPS[k], "id": v}}
-                            for k, v in r.relationships.items()
-                        },
-                    }
-                    for r in self.rulesets
-                ],
+                "rulesets": [_resource_json("ruleset", r) for r in self.rulesets],
+                "sequences": [_resource_json("sequence", r) for r in self.sequences],
             }
         )
 
+
+def _resource_json(kind: str, item: SeedResource) -> dict[str, Any]:
+    types = to_one(kind)
+    return {
+        **({"id": item.id} if item.id is not None else {}),
+        "attributes": item.attributes,
+        "relationships": {
+            k: {"data": None if v is None else {"type": types[k], "id": v}}
+            for k, v in item.relationships.items()
+        },
+    }
+
+
+def _sequence(row_id: int, name: str, owner: int, **attributes: Any) -> SeedResource:
+    return SeedResource(
+        id=row_id,
+        attributes={"name": name, **attributes},
+        relationships={"owner": owner, "ruleset": None},
+    )
+
+
+# A few sequences as a sales team has them; none uses a ruleset until one is assigned.
+DEFAULT_SEQUENCES = (
+    _sequence(
+        1,
+        "Inbound demo request",
+        2,
+        enabled=True,
+        shareType="shared",
+        sequenceType="interval",
+        tags=["Inbound"],
+        sequenceStepCount=4,
+        durationInDays=9,
+    ),
+    _sequence(
+        2,
+        "Outbound - VP Sales",
+        1,
+        enabled=True,
+        shareType="shared",
+        sequenceType="interval",
+        tags=["Outbound", "Tier 1"],
+        sequenceStepCount=7,
+        durationInDays=21,
+    ),
+    _sequence(
+        3,
+        "Webinar follow-up",
+        3,
+        enabled=False,
+        shareType="private",
+        sequenceType="date",
+        tags=[],
+        sequenceStepCount=3,
+        durationInDays=5,
+    ),
+    _sequence(
+        4,
+        "Closed lost - re-engage",
+        2,
+        enabled=True,
+        shareType="read_only",
+        sequenceType="interval",
+        tags=["Nurture"],
+        sequenceStepCount=5,
+        durationInDays=60,
+    ),
+)
 
 DEFAULT_SEED = Seed(
     stages=(
@@ -86,9 +150,10 @@ DEFAULT_SEED = Seed(
         (2, "revops@example.com", "Rev", "Ops"),
         (3, "sam@example.com", "Sam", "Rivera"),
     ),
+    sequences=DEFAULT_SEQUENCES,
 )
 
-_TOP_KEYS = ("stages", "taskPriorities", "users", "rulesets")
+_TOP_KEYS = ("stages", "taskPriorities", "users", "rulesets", "sequences")
 
 
 def load_seed_file(path: Path) -> Seed:
@@ -139,13 +204,36 @@ def parse_seed(doc: Any, *, source: str = "seed") -> Seed:
             )
             for r in rows
         )
-    rulesets = tuple(
-        _ruleset(item, i, source) for i, item in enumerate(_list(doc, "rulesets", source))
+    rulesets = _resources(doc, "ruleset", "rulesets", source)
+    sequences = base.sequences
+    if "sequences" in doc:
+        sequences = _resources(doc, "sequence", "sequences", source)
+    seeded = {r.id for r in rulesets}
+    for index, item in enumerate(sequences):
+        used = item.relationships.get("ruleset")
+        if used is not None and used not in seeded:
+            raise SeedError(
+                f"{source}: sequences[{index}]: ruleset {used} is not among the seeded rulesets"
+                " (give that ruleset an id)"
+            )
+    return Seed(
+        stages=stages,
+        task_priorities=priorities,
+        users=users,
+        rulesets=rulesets,
+        sequences=sequences,
     )
-    ids = [r.id for r in rulesets if r.id is not None]
+
+
+def _resources(doc: dict[str, Any], kind: str, key: str, source: str) -> tuple[SeedResource, ...]:
+    items = tuple(
+        _resource(kind, item, f"{source}: {key}[{i}]")
+        for i, item in enumerate(_list(doc, key, source))
+    )
+    ids = [r.id for r in items if r.id is not None]
     if len(ids) != len(set(ids)):
-        raise SeedError(f"{source}: rulesets: duplicate ids")
-    return Seed(stages=stages, task_priorities=priorities, users=users, rulesets=rulesets)
+        raise SeedError(f"{source}: {key}: duplicate ids")
+    return items
 
 
 def _list(doc: dict[str, Any], key: str, source: str) -> list[Any]:
@@ -189,48 +277,51 @@ def _weight(row: dict[str, Any], source: str) -> int | None:
     return weight
 
 
-def _ruleset(item: Any, index: int, source: str) -> SeedRuleset:
-    where = f"{source}: rulesets[{index}]"
+def _resource(kind: str, item: Any, where: str) -> SeedResource:
     if not isinstance(item, dict):
         raise SeedError(f"{where}: must be a resource object with attributes and relationships")
     extra = sorted(set(item) - {"type", "id", "attributes", "relationships", "links"})
     if extra:
         raise SeedError(f"{where}: unknown key {extra[0]!r}")
-    if item.get("type", "ruleset") != "ruleset":
-        raise SeedError(f"{where}: type must be 'ruleset'")
+    if item.get("type", kind) != kind:
+        raise SeedError(f"{where}: type must be {kind!r}")
     row_id = item.get("id")
-    if row_id is not None and (not is_int(row_id) or row_id < 1):
+    if row_id is not None and (not is_int(row_id) or not 1 <= row_id <= 2**63 - 1):
         raise SeedError(f"{where}: id must be a positive integer")
     attributes = item.get("attributes") or {}
     if not isinstance(attributes, dict):
         raise SeedError(f"{where}: attributes must be a mapping")
+    known = all_attributes(kind)
     for key, value in attributes.items():
-        if key not in ALL_ATTRIBUTES:
+        if key not in known:
             raise SeedError(f"{where}: unknown attribute {key!r}")
-        if isinstance(value, (dict, list)):
+        if isinstance(value, dict) or (isinstance(value, list) and key != "tags"):
             raise SeedError(f"{where}: attribute {key} must be a scalar")
         if isinstance(value, str) and not encodable(value):
             raise SeedError(f"{where}: attribute {key} is not valid Unicode text")
     if not isinstance(attributes.get("name"), str):
         raise SeedError(f"{where}: attributes.name must be a string")
-    return SeedRuleset(
-        id=row_id, attributes=dict(attributes), relationships=_seed_relationships(item, where)
+    return SeedResource(
+        id=row_id,
+        attributes=dict(attributes),
+        relationships=_seed_relationships(kind, item, where),
     )
 
 
-def _seed_relationships(item: dict[str, Any], where: str) -> dict[str, int | None]:
+def _seed_relationships(kind: str, item: dict[str, Any], where: str) -> dict[str, int | None]:
     raw = item.get("relationships") or {}
     if not isinstance(raw, dict):
         raise SeedError(f"{where}: relationships must be a mapping")
+    types = to_one(kind)
     out: dict[str, int | None] = {}
     for key, value in raw.items():
-        if key not in RELATIONSHIPS:
+        if key not in types:
             raise SeedError(f"{where}: unknown relationship {key!r}")
         data = value.get("data", "missing") if isinstance(value, dict) else "missing"
         if data is None:
             out[key] = None
             continue
-        expected = RELATIONSHIPS[key]
+        expected = types[key]
         if not isinstance(data, dict) or data.get("type") != expected or not is_int(data.get("id")):
             raise SeedError(
                 f"{where}: relationships.{key} must be {{data: {{type: {expected}, id: N}}}}"

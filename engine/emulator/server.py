@@ -6,15 +6,18 @@ from __future__ import annotations
 import logging
 import secrets
 import socket
+import sqlite3
 import threading
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
+from rulesync.emulator import rules
 from rulesync.emulator.app import EmulatorApp
 from rulesync.emulator.oauth import OAuthIssuer
+from rulesync.emulator.scopes import every_scope, parse_scopes
 from rulesync.emulator.seed import load_seed_file
 from rulesync.emulator.store import Store
 
@@ -37,6 +40,21 @@ class QuietHandler(WSGIRequestHandler):
         self.close_connection = True
 
 
+class QuietServer(ThreadedWSGIServer):
+    """werkzeug's threaded server, minus its habit of printing tracebacks to stderr (its own
+    logger, or socketserver's ``handle_error``): they go to the emulator's debug log."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        log.debug(message, *args)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("emulator connection error from %s", client_address, exc_info=True)
+
+
+class EmulatorStartError(RuntimeError):
+    """The emulator could not open its database; the message says which and why."""
+
+
 class EmulatorServer:
     """An Outreach-compatible API on a loopback port. ``db_path`` None keeps state in memory;
     a database file keeps it between runs (``seed_path`` given replaces it)."""
@@ -52,8 +70,13 @@ class EmulatorServer:
         oauth_client_id: str | None = None,
         oauth_client_secret: str | None = None,
         oauth_refresh_token: str | None = None,
-        oauth_mint_interval_s: float = 60.0,
+        oauth_mint_interval_s: float = rules.MINT_INTERVAL_S,
+        scopes: str | None = None,
     ) -> None:
+        """``scopes`` (space-separated, e.g. ``"rulesets.read rulesets.write"``) are those of
+        ``token`` and of minted tokens; None grants every scope. Raises ScopeError, SeedError,
+        or OSError/sqlite3.Error when the database cannot be opened."""
+        granted = parse_scopes(every_scope() if scopes is None else scopes)
         seed = load_seed_file(Path(seed_path)) if seed_path is not None else None
         self.host = host
         self.port = port
@@ -63,10 +86,11 @@ class EmulatorServer:
             client_id=oauth_client_id,
             client_secret=oauth_client_secret,
             refresh_token=oauth_refresh_token,
+            scopes=" ".join(sorted(granted)),
             mint_interval_s=oauth_mint_interval_s,
         )
-        self.app = EmulatorApp(store=self.store, token=token, oauth=oauth)
-        self._server: BaseWSGIServer | None = None
+        self.app = EmulatorApp(store=self.store, token=token, oauth=oauth, scopes=granted)
+        self._server: ThreadedWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> EmulatorServer:
@@ -75,13 +99,8 @@ class EmulatorServer:
             return self
         listener = _listen(self.host, self.port)
         try:
-            server = make_server(
-                self.host,
-                self.port,
-                self.app,
-                threaded=True,
-                request_handler=QuietHandler,
-                fd=listener.fileno(),
+            server = QuietServer(
+                self.host, self.port, self.app, handler=QuietHandler, fd=listener.fileno()
             )
         finally:
             listener.close()  # the server holds its own duplicate of the descriptor
@@ -144,6 +163,15 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def start_embedded(db_path: Path) -> EmulatorServer:
-    """The emulator for ``api_url: embedded``: loopback, a free port, a one-off token."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    return EmulatorServer(db_path=db_path, token=secrets.token_urlsafe(32)).start()
+    """The emulator for ``api_url: embedded``: loopback, a free port, a one-off token.
+    Raises EmulatorStartError, with a one-line reason, when its database cannot be used."""
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        return EmulatorServer(db_path=db_path, token=secrets.token_urlsafe(32)).start()
+    except (OSError, sqlite3.Error) as err:
+        log.debug("cannot start the embedded emulator", exc_info=True)
+        reason = getattr(err, "strerror", None) or str(err)
+        hint = " (is another rulesync using it?)" if "locked" in reason else ""
+        raise EmulatorStartError(
+            f"cannot open the embedded emulator's database {db_path}: {reason}{hint}"
+        ) from None

@@ -1,4 +1,4 @@
-"""The emulator's state in SQLite: reference data, rulesets, and the seed to reset to.
+"""The emulator's state in SQLite: reference data, rulesets, sequences, and the seed to reset to.
 
 One connection serves every request thread, guarded by a lock: SQLite ``:memory:`` databases
 are per connection, and a single writer keeps concurrent requests from losing updates.
@@ -15,31 +15,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rulesync.emulator import rules
 from rulesync.emulator.jsonapi import now_iso
-from rulesync.emulator.listing import ListQuery, order_clause, where_clause
-from rulesync.emulator.resources import ALL_ATTRIBUTES, RulesetWrite, dumps, relationship_json
-from rulesync.emulator.seed import DEFAULT_SEED, Seed, parse_seed
-from rulesync.model import RELATIONSHIPS
+from rulesync.emulator.listing import ListQuery, keyset_condition, order_clause
+from rulesync.emulator.resources import (
+    Write,
+    all_attributes,
+    creation_defaults,
+    dumps,
+    relationship_json,
+    to_one,
+)
+from rulesync.emulator.seed import DEFAULT_SEED, Seed, SeedResource, parse_seed
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS refs (
-    kind TEXT NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, email TEXT,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, attributes TEXT NOT NULL,
-    PRIMARY KEY (kind, id)
-);
-CREATE TABLE IF NOT EXISTS rulesets (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    attributes TEXT NOT NULL, relationships TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS rulesets_name ON rulesets (name, id);
-CREATE INDEX IF NOT EXISTS rulesets_created ON rulesets (created_at, id);
-CREATE INDEX IF NOT EXISTS rulesets_updated ON rulesets (updated_at, id);
-"""
-_RULESET_INSERT = (
-    "INSERT INTO rulesets (id, name, created_at, updated_at, attributes, relationships)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+_OWN_TABLE = {"ruleset": "rulesets", "sequence": "sequences"}
+_SCHEMA = "\n".join(
+    [
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        """CREATE TABLE IF NOT EXISTS refs (
+            kind TEXT NOT NULL, id INTEGER NOT NULL, name TEXT NOT NULL, email TEXT,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL, attributes TEXT NOT NULL,
+            relationships TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (kind, id));""",
+        *(
+            f"""CREATE TABLE IF NOT EXISTS {table} (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL,
+                created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+                attributes TEXT NOT NULL, relationships TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS {table}_name ON {table} (name, id);
+            CREATE INDEX IF NOT EXISTS {table}_created ON {table} (created_at, id);
+            CREATE INDEX IF NOT EXISTS {table}_updated ON {table} (updated_at, id);"""
+            for table in _OWN_TABLE.values()
+        ),
+        "CREATE INDEX IF NOT EXISTS sequences_ruleset ON sequences"
+        " (json_extract(relationships, '$.\"ruleset\".data.id'));",
+    ]
 )
 
 
@@ -55,8 +64,16 @@ class Row:
 @dataclass(frozen=True)
 class Page:
     rows: list[Row]
+    first_sort_values: list[Any] | None  # of the first row, when a page comes before it
     last_sort_values: list[Any] | None  # of the last row, when another page follows
     count: int | None
+
+
+def _table(kind: str) -> tuple[str, str, list[Any]]:
+    """Table, base condition and its parameters for ``kind``."""
+    if kind in _OWN_TABLE:
+        return _OWN_TABLE[kind], "", []
+    return "refs", "kind = ?", [kind]
 
 
 class Store:
@@ -65,17 +82,27 @@ class Store:
         an existing one keeps its state unless ``seed`` is given, which replaces it."""
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        if str(path) != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA busy_timeout=5000")
-        self._conn.executescript(_SCHEMA)
-        self._ref_ids: set[tuple[str, int]] = set()
-        stored = self._conn.execute("SELECT value FROM meta WHERE key = 'seed'").fetchone()
-        if seed is not None or stored is None:
-            self.load_seed(seed or DEFAULT_SEED)
-        else:
-            self._load_ref_ids()
+        try:
+            if str(path) != ":memory:":
+                self._conn.execute("PRAGMA busy_timeout=5000")
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+            self._migrate()
+            stored = self._conn.execute("SELECT value FROM meta WHERE key = 'seed'").fetchone()
+            if seed is not None or stored is None:
+                self.load_seed(seed or DEFAULT_SEED)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _migrate(self) -> None:
+        """Databases written before refs had relationships get the column."""
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(refs)")}
+        if "relationships" not in columns:
+            self._conn.execute(
+                "ALTER TABLE refs ADD COLUMN relationships TEXT NOT NULL DEFAULT '{}'"
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -92,33 +119,28 @@ class Store:
                 raise
             self._conn.execute("COMMIT")
 
-    def _load_ref_ids(self) -> None:
-        rows = self._conn.execute("SELECT kind, id FROM refs").fetchall()
-        self._ref_ids = {(kind, ref_id) for kind, ref_id in rows}
-
     # -- seeding ---------------------------------------------------------------------------
 
     def load_seed(self, seed: Seed) -> None:
         """Replace all data with ``seed`` in one transaction, and remember it for reset()."""
         now = now_iso()
         refs = _ref_rows(seed, now)
-        explicit = [r for r in seed.rulesets if r.id is not None]
-        implicit = [r for r in seed.rulesets if r.id is None]
         with self._transaction() as conn:
-            conn.execute("DELETE FROM rulesets")
+            for table in _OWN_TABLE.values():
+                conn.execute(f"DELETE FROM {table}")
+                conn.execute("DELETE FROM sqlite_sequence WHERE name = ?", (table,))
             conn.execute("DELETE FROM refs")
-            conn.execute("DELETE FROM sqlite_sequence WHERE name = 'rulesets'")
-            conn.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?)", refs)
-            # Explicit ids first, so the server-assigned ones come after the highest of them.
-            for batch in (explicit, implicit):
-                conn.executemany(
-                    _RULESET_INSERT,
-                    (_ruleset_row(r.id, r.attributes, r.relationships, now) for r in batch),
-                )
+            conn.executemany("INSERT INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", refs)
+            for kind, items in (("ruleset", seed.rulesets), ("sequence", seed.sequences)):
+                # Explicit ids first, so the server-assigned ones come after the highest.
+                for batch in (
+                    [r for r in items if r.id is not None],
+                    [r for r in items if r.id is None],
+                ):
+                    conn.executemany(_insert_sql(kind), (_seed_row(kind, r, now) for r in batch))
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('seed', ?)", (seed.to_json(),)
             )
-            self._ref_ids = {(row[0], row[1]) for row in refs}
 
     def reset(self) -> None:
         """Back to the seed this database was last loaded with."""
@@ -130,49 +152,88 @@ class Store:
     # -- reads -----------------------------------------------------------------------------
 
     def ref_exists(self, kind: str, ref_id: int) -> bool:
-        return (kind, ref_id) in self._ref_ids
+        return self.get(kind, ref_id) is not None
 
     def get(self, kind: str, row_id: int) -> Row | None:
-        sql, params = _select(kind)
-        sql += f" {'AND' if params else 'WHERE'} id = ?"
+        if not 0 < row_id <= 2**63 - 1:
+            return None
+        table, base, params = _table(kind)
+        where = " AND ".join([*([base] if base else []), "id = ?"])
+        sql = f"SELECT id, attributes, relationships FROM {table} WHERE {where}"
         with self._lock:
             found = self._conn.execute(sql, (*params, row_id)).fetchone()
-        return Row(*found[:3]) if found else None
+        return Row(*found) if found else None
 
     def list(self, query: ListQuery) -> Page:
-        sql, params = _select(query.kind, extra_columns=[col for col, _ in query.sort])
-        conditions, where_params = where_clause(query, keyset=True)
-        if conditions:
-            sql += f" {'AND' if params else 'WHERE'} " + " AND ".join(conditions)
-        sql += f" ORDER BY {order_clause(query)} LIMIT ?"
-        count_sql, count_params = _count(query)
+        table, base, base_params = _table(query.kind)
+        conditions = [*([base] if base else []), *query.conditions]
+        params: list[Any] = [*base_params, *query.params]
+        count_where = " AND ".join(conditions) or "1"
+        count_params = list(params)
+        cursor = query.before if query.before is not None else query.after
+        reverse = query.before is not None
+        if cursor is not None:
+            condition, extra = keyset_condition(query.sort, cursor, reverse=reverse)
+            conditions.append(condition)
+            params.extend(extra)
+        keys = ", ".join(k.expr for k in query.sort)
+        sql = (
+            f"SELECT id, attributes, relationships, {keys} FROM {table}"
+            f" WHERE {' AND '.join(conditions) or '1'}"
+            f" ORDER BY {order_clause(query.sort, reverse=reverse)} LIMIT ? OFFSET ?"
+        )
+        params.extend([query.size + 1, query.offset or 0])
         with self._lock:
-            found = self._conn.execute(sql, (*params, *where_params, query.size + 1)).fetchall()
-            count = (
-                self._conn.execute(count_sql, count_params).fetchone()[0] if query.count else None
-            )
+            found = self._conn.execute(sql, params).fetchall()
+            count = None
+            if query.count or query.offset is not None:
+                count = int(
+                    self._conn.execute(
+                        f"SELECT COUNT(*) FROM {table} WHERE {count_where}", count_params
+                    ).fetchone()[0]
+                )
         more = len(found) > query.size
         found = found[: query.size]
-        last = list(found[-1][3:]) if more else None
-        return Page(rows=[Row(*r[:3]) for r in found], last_sort_values=last, count=count)
+        if reverse:
+            found.reverse()
+        rows = [Row(*r[:3]) for r in found]
+        first = list(found[0][3:]) if found else None
+        last = list(found[-1][3:]) if found else None
+        backward_more = more if reverse else cursor is not None
+        forward_more = (cursor is not None) if reverse else more
+        return Page(
+            rows=rows,
+            first_sort_values=first if backward_more else None,
+            last_sort_values=last if forward_more else None,
+            count=count,
+        )
+
+    def count(self, kind: str) -> int:
+        table, base, params = _table(kind)
+        with self._lock:
+            sql = f"SELECT COUNT(*) FROM {table} WHERE {base or '1'}"
+            return int(self._conn.execute(sql, params).fetchone()[0])
 
     def count_rulesets(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM rulesets").fetchone()[0])
+        return self.count("ruleset")
 
-    # -- ruleset writes --------------------------------------------------------------------
+    # -- writes ----------------------------------------------------------------------------
 
-    def create_ruleset(self, write: RulesetWrite) -> Row:
-        row = _ruleset_row(None, write.attributes, write.relationships, now_iso())
+    def create(self, kind: str, write: Write) -> Row:
+        row = _new_row(kind, None, write.attributes, write.relationships, now_iso())
         with self._transaction() as conn:
-            cursor = conn.execute(_RULESET_INSERT, row)
+            cursor = conn.execute(_insert_sql(kind), row)
         assert cursor.lastrowid is not None
         return Row(cursor.lastrowid, row[4], row[5])
 
-    def update_ruleset(self, row_id: int, write: RulesetWrite) -> Row | None:
+    def create_ruleset(self, write: Write) -> Row:
+        return self.create("ruleset", write)
+
+    def update(self, kind: str, row_id: int, write: Write) -> Row | None:
+        table = _OWN_TABLE[kind]
         with self._transaction() as conn:
             found = conn.execute(
-                "SELECT attributes, relationships FROM rulesets WHERE id = ?", (row_id,)
+                f"SELECT attributes, relationships FROM {table} WHERE id = ?", (row_id,)
             ).fetchone()
             if found is None:
                 return None
@@ -181,50 +242,62 @@ class Store:
             attributes.update(write.attributes)
             attributes["updatedAt"] = now_iso()
             for name, ref_id in write.relationships.items():
-                relationships[name] = relationship_json(name, ref_id)
+                relationships[name] = relationship_json(kind, name, ref_id)
             attrs_text, rels_text = dumps(attributes), dumps(relationships)
             conn.execute(
-                "UPDATE rulesets SET name = ?, updated_at = ?, attributes = ?, relationships = ?"
+                f"UPDATE {table} SET name = ?, updated_at = ?, attributes = ?, relationships = ?"
                 " WHERE id = ?",
-                (attributes["name"], attributes["updatedAt"], attrs_text, rels_text, row_id),
+                (
+                    str(attributes.get("name")),
+                    attributes["updatedAt"],
+                    attrs_text,
+                    rels_text,
+                    row_id,
+                ),
             )
         return Row(row_id, attrs_text, rels_text)
 
-    def delete_ruleset(self, row_id: int) -> bool:
+    def update_ruleset(self, row_id: int, write: Write) -> Row | None:
+        return self.update("ruleset", row_id, write)
+
+    def delete(self, kind: str, row_id: int) -> bool:
+        """Delete; sequences that used a deleted ruleset no longer reference it."""
+        table = _OWN_TABLE[kind]
         with self._transaction() as conn:
-            cursor = conn.execute("DELETE FROM rulesets WHERE id = ?", (row_id,))
+            cursor = conn.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
+            if kind == "ruleset" and cursor.rowcount:
+                conn.execute(
+                    "UPDATE sequences SET relationships = json_set(relationships,"
+                    " '$.\"ruleset\".data', json('null'))"
+                    " WHERE json_extract(relationships, '$.\"ruleset\".data.id') = ?",
+                    (row_id,),
+                )
         return cursor.rowcount > 0
 
-
-def _select(kind: str, extra_columns: list[str] | None = None) -> tuple[str, list[Any]]:
-    extra = "".join(f", {col}" for col in extra_columns or [])
-    if kind == "ruleset":
-        return f"SELECT id, attributes, relationships{extra} FROM rulesets", []
-    return f"SELECT id, attributes, '{{}}'{extra} FROM refs WHERE kind = ?", [kind]
+    def delete_ruleset(self, row_id: int) -> bool:
+        return self.delete("ruleset", row_id)
 
 
-def _count(query: ListQuery) -> tuple[str, list[Any]]:
-    table, params = ("rulesets", []) if query.kind == "ruleset" else ("refs", [query.kind])
-    sql = f"SELECT COUNT(*) FROM {table}" + (" WHERE kind = ?" if params else "")
-    conditions, where_params = where_clause(query, keyset=False)
-    if conditions:
-        sql += f" {'AND' if params else 'WHERE'} " + " AND ".join(conditions)
-    return sql, [*params, *where_params]
+def _insert_sql(kind: str) -> str:
+    return (
+        f"INSERT INTO {_OWN_TABLE[kind]} (id, name, created_at, updated_at, attributes,"
+        " relationships) VALUES (?, ?, ?, ?, ?, ?)"
+    )
 
 
-def _ruleset_row(
-    row_id: int | None, given: dict[str, Any], rels: dict[str, int | None], now: str
+def _new_row(
+    kind: str, row_id: int | None, given: dict[str, Any], rels: dict[str, int | None], now: str
 ) -> tuple[int | None, str, str, str, str, str]:
-    attributes: dict[str, Any] = dict.fromkeys(ALL_ATTRIBUTES)
+    attributes = creation_defaults(kind)
     attributes.update(given)
     attributes["createdAt"] = given.get("createdAt") or now
     attributes["updatedAt"] = given.get("updatedAt") or now
     relationships = {
-        name: relationship_json(name, rels.get(name)) for name in sorted(RELATIONSHIPS)
+        name: relationship_json(kind, name, rels.get(name)) for name in sorted(to_one(kind))
     }
     return (
         row_id,
-        str(attributes["name"]),
+        str(attributes.get("name")),
         str(attributes["createdAt"]),
         str(attributes["updatedAt"]),
         dumps(attributes),
@@ -232,17 +305,22 @@ def _ruleset_row(
     )
 
 
-def _ref_rows(seed: Seed, now: str) -> list[tuple[str, int, str, str | None, str, str, str]]:
-    rows: list[tuple[str, int, str, str | None, str, str, str]] = []
+def _seed_row(kind: str, item: SeedResource, now: str) -> tuple[Any, ...]:
+    """Seeded values are stored as given (odd live data can be modelled); what the seed leaves
+    out gets what a create would store."""
+    return _new_row(kind, item.id, item.attributes, item.relationships, now)
+
+
+def _ref_rows(seed: Seed, now: str) -> list[tuple[Any, ...]]:
+    rows: list[tuple[Any, ...]] = []
     stamps = {"createdAt": now, "updatedAt": now}
     for ref_id, name in seed.stages:
         attrs = {"color": None, "name": name, "order": ref_id, **stamps}
-        rows.append(("stage", ref_id, name, None, now, now, dumps(dict(sorted(attrs.items())))))
+        rows.append(("stage", ref_id, name, None, now, now, _sorted(attrs), "{}"))
     for ref_id, name, weight in seed.task_priorities:
         attrs = {"color": None, "name": name, "weight": weight, **stamps}
-        rows.append(
-            ("taskPriority", ref_id, name, None, now, now, dumps(dict(sorted(attrs.items()))))
-        )
+        rows.append(("taskPriority", ref_id, name, None, now, now, _sorted(attrs), "{}"))
+    known = set(all_attributes("user"))
     for ref_id, email, first, last in seed.users:
         full = " ".join(part for part in (first, last) if part) or email
         attrs = {
@@ -251,7 +329,17 @@ def _ref_rows(seed: Seed, now: str) -> list[tuple[str, int, str, str | None, str
             "lastName": last,
             "name": full,
             "username": email.split("@")[0],
+            "locked": False,
             **stamps,
         }
-        rows.append(("user", ref_id, full, email, now, now, dumps(dict(sorted(attrs.items())))))
+        attrs = {k: v for k, v in attrs.items() if k in known}
+        rows.append(("user", ref_id, full, email, now, now, _sorted(attrs), "{}"))
     return rows
+
+
+def _sorted(attrs: dict[str, Any]) -> str:
+    return dumps(dict(sorted(attrs.items())))
+
+
+# Kept for callers that size pages.
+MAX_PAGE_SIZE = rules.MAX_PAGE_SIZE
