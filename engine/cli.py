@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -121,6 +121,15 @@ class RulesyncGroup(click.Group):
                 err=True,
             )
             return 1
+
+
+def _first_time(items: Iterable[Problem], seen: set[Problem]) -> list[Problem]:
+    fresh = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            fresh.append(item)
+    return fresh
 
 
 def _max_wait(ctx: click.Context, param: click.Parameter, value: str) -> float:
@@ -273,14 +282,18 @@ def validate(ctx: click.Context, fmt: str) -> None:
     problems: list[Problem] = []
     count = 0
     held: list[Problem] = []  # values kept as Outreach holds them: valid, but never sent
+    # each environment reads the same files: report each problem once (a set: a file may
+    # hold thousands)
+    seen: set[Problem] = set()
+    seen_held: set[Problem] = set()
     for env in config.environments.values():
         try:
             desired = load_desired(config, env)
         except InvalidFiles as err:
-            problems.extend(p for p in err.problems if p not in problems)
+            problems.extend(_first_time(err.problems, seen))
             continue
         count = len(desired)
-        held.extend(p for d in desired for p in d.held.values() if p not in held)
+        held.extend(_first_time((p for d in desired for p in d.held.values()), seen_held))
     if fmt == "json":
         _validate_json(problems, count, list(config.environments))
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import reprlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -134,8 +135,8 @@ def check_expansion(root: yaml.Node, allowance: int = ALIAS_EXPANSION_CAP) -> in
         raise AliasBomb(
             None,
             None,
-            f"aliases expand this to {sizes[id(culprit)]:,} values, more than a file may "
-            f"add through aliases ({ALIAS_EXPANSION_CAP:,}); write the values out instead",
+            f"aliases in this file expand to more than {ALIAS_EXPANSION_CAP:,} values (an "
+            "alias bomb?); write the values out instead of repeating aliases",
             _mark(culprit),
         )
     return added
@@ -149,11 +150,13 @@ def fast_documents(text: str) -> list[tuple[int, Any]]:
     """(line, document) for every document; raises on any problem (then use load_documents)."""
     loader = _Fast(text)
     allowance = ALIAS_EXPANSION_CAP
+    aliases = "*" in text  # without an alias indicator no value is shared: nothing to expand
     try:
         docs = []
         while loader.check_node():
             node = loader.get_node()
-            allowance -= check_expansion(node, allowance)
+            if aliases:
+                allowance -= check_expansion(node, allowance)
             docs.append((node.start_mark.line + 1, loader.construct_document(node)))
         return docs
     finally:
@@ -204,10 +207,12 @@ def load_documents(text: str, path: str) -> tuple[list[tuple[int, Any]], list[Pr
     docs: list[tuple[int, Any]] = []
     loader = _Loader(text)
     allowance = ALIAS_EXPANSION_CAP
+    aliases = "*" in text
     try:
         while loader.check_node():
             node = loader.get_node()
-            allowance -= check_expansion(node, allowance)
+            if aliases:
+                allowance -= check_expansion(node, allowance)
             docs.append((node.start_mark.line + 1, loader.construct_document(node)))
         return docs, []
     except DuplicateKey as err:
@@ -277,6 +282,11 @@ def position_of(doc: Any, loc: Sequence[Any]) -> tuple[Position, bool]:
 
 def suggest(word: str, options: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` or nothing."""
+    return _suggest(word, tuple(options))
+
+
+@functools.lru_cache(maxsize=1024)  # a large file repeats the same unknown keys
+def _suggest(word: str, options: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     if not close:
         lowered = {o.lower(): o for o in options}

@@ -67,7 +67,7 @@ def test_yaml_alias_bombs_are_refused_quickly_with_a_location(
         shown = "rulesync.yaml"
     done, elapsed, peak_mb = validate_measured(project)
     assert done.returncode == 1, done.stderr
-    assert f"{shown}:" in done.stderr and "aliases expand" in done.stderr
+    assert f"{shown}:" in done.stderr and "aliases in this file expand" in done.stderr
     assert "Traceback" not in done.stderr
     assert elapsed < 20  # a process start; the bomb itself would take hours
     assert peak_mb < 300
@@ -86,7 +86,7 @@ def test_a_one_megabyte_file_of_aliases_is_validated_fast(tmp_path: Path) -> Non
     project.write("rulesets/big.yaml", text)
     done, elapsed, peak_mb = validate_measured(project)
     assert done.returncode == 1
-    assert "aliases expand" in done.stderr or "x: unknown field" in done.stderr
+    assert "aliases in this file expand" in done.stderr
     assert elapsed < 20
     assert peak_mb < 400
 
