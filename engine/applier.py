@@ -11,7 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from rulesync.client import PAGE_SIZE, Client, OutcomeUnknown
+from rulesync.client import NAMES_PER_LOOKUP, PAGE_SIZE, Client, OutcomeUnknown
 from rulesync.documents import (
     Document,
     diff,
@@ -22,6 +22,7 @@ from rulesync.documents import (
 )
 from rulesync.errors import ApiError, StalePlan
 from rulesync.plan import Action, Change, Plan
+from rulesync.references import KINDS, labels_from
 
 log = logging.getLogger(__name__)
 KIND = "rulesets"
@@ -56,33 +57,75 @@ class Report:
         return not self.failed and not self.skipped and not self.verify_errors
 
 
+def check_bound(plan: Plan, *, environment: str, api_url: str) -> None:
+    """Offline: a saved plan applies only to the environment and API URL it was made for."""
+    wrong = []
+    if plan.environment != environment:
+        wrong.append(
+            f"it was planned for environment {plan.environment!r}, not {environment!r}"
+            f" (pass --env {plan.environment} to apply it there)"
+        )
+    if plan.api_url != api_url:
+        wrong.append(f"it was planned against {plan.api_url}, this environment is {api_url}")
+    _refuse_other_org(wrong)
+
+
+def check_references(plan: Plan, client: Client) -> None:
+    """Every org is served from the same URL: the reference data the plan resolved (stage,
+    task priority and user ids with their names) must be the same here."""
+    wrong = []
+    for kind, labels in sorted(plan.references.labels.items()):
+        live = labels_from(kind, client.list_all(KINDS[kind][0]))
+        word = KINDS[kind][2]
+        for ref_id, label in sorted(labels.items()):
+            now = live.get(ref_id)
+            if now != label:
+                here = "does not exist" if now is None else f"is {now!r}"
+                wrong.append(f"{word} {ref_id} was {label!r} when planned; here it {here}")
+    _refuse_other_org(wrong[:10] + ([f"... and {len(wrong) - 10} more"] if len(wrong) > 10 else []))
+
+
+def _refuse_other_org(wrong: list[str]) -> None:
+    if wrong:
+        raise StalePlan(
+            "the saved plan belongs to another org or environment, nothing was applied:\n  - "
+            + "\n  - ".join(wrong)
+            + "\nPlan again against this environment and review that plan."
+        )
+
+
 def check_stale(plan: Plan, client: Client) -> None:
-    """Refuse the whole plan when any ruleset it touches moved since it was planned."""
+    """Refuse the whole plan when any ruleset it touches moved since it was planned: an id
+    that changed, vanished or now carries another name, or a name to create (or rename to)
+    that is now taken. Names are compared exactly."""
     touched = {c.id: c for c in plan.changes if c.id is not None}
-    creates = [c.name for c in plan.changes if c.action == "create"]
-    if not touched and not creates:
+    claimed = {c.name: c for c in plan.changes if c.action == "create" or c.renamed_from}
+    if not touched and not claimed:
         return
     # Whichever costs fewer requests: one full listing, or lookups by id (100 a request) and
-    # by name (one each, since names may hold commas).
+    # by name (NAMES_PER_LOOKUP a request).
     full_cost = 1 + plan.live_managed // PAGE_SIZE
-    lookup_cost = math.ceil(len(touched) / 100) + len(creates)
+    lookup_cost = math.ceil(len(touched) / 100) + math.ceil(len(claimed) / NAMES_PER_LOOKUP)
     if full_cost <= lookup_cost:
         live = client.list_all(KIND)
+        holders: dict[str, list[dict[str, Any]]] = {name: [] for name in claimed}
+        for resource in live:
+            name = resource_name(resource)
+            if name in holders:
+                holders[name].append(resource)
     else:
         live = client.list_by_ids(KIND, touched) if touched else []
-        for name in creates:
-            live.extend(client.list_all(KIND, {"name": name}))
+        holders = client.find_by_names(KIND, claimed)
     by_id = {resource_id(r): r for r in live}
-    names = {resource_name(r) for r in live}
     moved: list[str] = []
     for rid, change in sorted(touched.items(), key=lambda kv: kv[1].name):
-        current = by_id.get(rid)
-        if current is None:
-            if change.action == "update":
-                moved.append(f"{change.name!r} (id {rid}) was deleted")
-        elif fingerprint(current) != change.live_version:
-            moved.append(f"{change.name!r} (id {rid}) changed")
-    moved += [f"{name!r} now exists" for name in creates if name in names]
+        moved.extend(_moved(change, rid, by_id.get(rid)))
+    for name, change in sorted(claimed.items()):
+        others = [r for r in holders.get(name, []) if resource_id(r) != change.id]
+        if others:
+            ids = id_list(others)
+            why = "" if change.action == "create" else f"; {change.renamed_from!r} cannot take it"
+            moved.append(f"{name!r} now exists (id {ids}){why}")
     if moved:
         raise StalePlan(
             "the saved plan is stale, nothing was applied:\n  - "
@@ -91,18 +134,26 @@ def check_stale(plan: Plan, client: Client) -> None:
         )
 
 
-def resource_body(
-    doc: Document, *, rid: int | None = None, only: Iterable[str] | None = None
-) -> dict[str, Any]:
-    """A JSON:API ruleset object from a normalized document (``only``: changed fields)."""
-    keep = set(only) if only is not None else None
+def _moved(change: Change, rid: int, current: dict[str, Any] | None) -> list[str]:
+    if current is None:
+        return [f"{change.name!r} (id {rid}) was deleted"] if change.action == "update" else []
+    expected = change.renamed_from or change.name
+    live_name = resource_name(current)
+    if live_name != expected:
+        return [
+            f"id {rid} is the live ruleset {live_name!r}, not {expected!r} as the plan says"
+            " (renamed since, or the plan was edited)"
+        ]
+    if fingerprint(current) != change.live_version:
+        return [f"{change.name!r} (id {rid}) changed"]
+    return []
+
+
+def resource_body(doc: Document) -> dict[str, Any]:
+    """A JSON:API ruleset object (for a create) from a normalized document."""
     body: dict[str, Any] = {"type": "ruleset"}
-    if rid is not None:
-        body["id"] = rid
-    attributes = {k: v for k, v in doc.get("attributes", {}).items() if keep is None or k in keep}
-    relationships = {
-        k: {"data": v} for k, v in doc.get("relationships", {}).items() if keep is None or k in keep
-    }
+    attributes = dict(doc.get("attributes", {}))
+    relationships = {k: {"data": v} for k, v in doc.get("relationships", {}).items()}
     if attributes:
         body["attributes"] = attributes
     if relationships:
@@ -110,12 +161,28 @@ def resource_body(
     return body
 
 
-def _changed_fields(patch: Iterable[dict[str, Any]]) -> list[str]:
-    return [op["path"].split("/", 2)[2].replace("~1", "/").replace("~0", "~") for op in patch]
+def id_list(resources: Iterable[dict[str, Any]]) -> str:
+    """``"3, 12, 40"``: the ids of ``resources`` in numeric order."""
+    return ", ".join(str(i) for i in sorted(resource_id(r) or 0 for r in resources))
+
+
+def patch_body(rid: int, patch: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The PATCH body of an update, built from the reviewed patch alone: ``replace``/``add``
+    send the value, ``remove`` sends null."""
+    body: dict[str, Any] = {"type": "ruleset", "id": rid}
+    for op in patch:
+        section, name = op["path"].split("/", 2)[1:]
+        name = name.replace("~1", "/").replace("~0", "~")
+        value = None if op["op"] == "remove" else op.get("value")
+        if section == "relationships":
+            body.setdefault("relationships", {})[name] = {"data": value}
+        else:
+            body.setdefault("attributes", {})[name] = value
+    return body
 
 
 def _create(client: Client, change: Change) -> Outcome:
-    """POST, and never a duplicate: when the answer is lost, look the name up first."""
+    """POST, and never a duplicate: when the answer is lost, look the exact name up first."""
     after = change.after or {}
     last = ""
     for attempt in range(CREATE_ATTEMPTS):
@@ -125,31 +192,32 @@ def _create(client: Client, change: Change) -> Outcome:
         except OutcomeUnknown as err:
             last = str(err)
             log.warning("create %r: %s; checking whether it was created", change.name, err)
-        existing = client.list_all(KIND, {"name": change.name})
+        existing = client.find_by_name(KIND, change.name)
         if len(existing) > 1:
-            ids = sorted(str(resource_id(r)) for r in existing)
-            return Outcome(
-                change,
-                False,
-                f"{len(existing)} rulesets named {change.name!r} "
-                f"exist now (ids {', '.join(ids)}); delete the extra ones",
-            )
+            return Outcome(change, False, _duplicate_names(change.name, existing))
         if existing:
             found = existing[0]
             rid = resource_id(found)
             fields = [*after.get("attributes", {}), *after.get("relationships", {})]
             patch = diff(live_document(found, fields), after)
             if patch and rid is not None:
-                client.update(KIND, rid, resource_body(after, rid=rid, only=_changed_fields(patch)))
+                client.update(KIND, rid, patch_body(rid, patch))
             return Outcome(change, True, "created (confirmed after a lost answer)", rid)
         time.sleep(min(2.0**attempt * 0.2, 5.0))
     return Outcome(change, False, f"gave up after {CREATE_ATTEMPTS} attempts: {last}")
 
 
+def _duplicate_names(name: str, found: list[dict[str, Any]]) -> str:
+    ids = id_list(found)
+    return (
+        f"{len(found)} rulesets are named {name!r} now (ids {ids}); another apply may have"
+        " run at the same time: delete the extra ones in Outreach, then plan again"
+    )
+
+
 def _update(client: Client, change: Change) -> Outcome:
-    assert change.id is not None and change.after is not None
-    body = resource_body(change.after, rid=change.id, only=_changed_fields(change.patch))
-    client.update(KIND, change.id, body)
+    assert change.id is not None
+    client.update(KIND, change.id, patch_body(change.id, change.patch))
     return Outcome(change, True, "updated", change.id)
 
 
@@ -182,6 +250,8 @@ def apply_plan(
         actions: tuple[Action, ...] = ("create", "update", "delete")
         for action in actions:
             phase = plan.of(action)
+            if action == "create" and phase and not stop.is_set():
+                phase = _not_taken(client, phase, report)
             if stop.is_set():
                 report.skipped.extend(phase)
                 continue
@@ -190,6 +260,32 @@ def apply_plan(
     if not report.interrupted:
         report.verify_errors = verify(plan, client, report)
     return report
+
+
+def _not_taken(client: Client, creates: list[Change], report: Report) -> list[Change]:
+    """Right before creating, look each name up again (exactly): another apply, from another
+    machine, may have created it since the plan was made. Those are not created twice."""
+    try:
+        taken = client.find_by_names(KIND, [c.name for c in creates])
+    except ApiError as err:
+        report.outcomes.extend(Outcome(c, False, str(err)) for c in creates)
+        return []
+    free = []
+    for change in creates:
+        holders = taken.get(change.name, [])
+        if holders:
+            ids = id_list(holders)
+            report.outcomes.append(
+                Outcome(
+                    change,
+                    False,
+                    f"not created: {change.name!r} exists live now (id {ids}), created since"
+                    " the plan was made; plan again",
+                )
+            )
+        else:
+            free.append(change)
+    return free
 
 
 def _run_phase(
@@ -246,7 +342,7 @@ def verify(plan: Plan, client: Client, report: Report) -> list[str]:
         }
     except ApiError as err:
         return [f"could not verify the applied changes: {err}"]
-    problems = []
+    problems = _duplicates_after(client, report)
     for outcome in applied:
         change, current = outcome.change, live.get(outcome.resource_id)
         if change.action == "delete":
@@ -265,3 +361,20 @@ def verify(plan: Plan, client: Client, report: Report) -> list[str]:
                 f"{change.name!r} (id {outcome.resource_id}) differs after apply at {paths}"
             )
     return problems
+
+
+def _duplicates_after(client: Client, report: Report) -> list[str]:
+    """Names this apply created or renamed to, held by more than one live ruleset: a racing
+    apply (from another machine) did the same. Reported with ids, never left silent."""
+    names = [
+        o.change.name
+        for o in report.applied
+        if o.change.action == "create" or o.change.renamed_from
+    ]
+    if not names:
+        return []
+    try:
+        found = client.find_by_names(KIND, names)
+    except ApiError as err:
+        return [f"could not check the applied names for duplicates: {err}"]
+    return [_duplicate_names(name, hits) for name, hits in sorted(found.items()) if len(hits) > 1]

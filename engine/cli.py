@@ -9,16 +9,23 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 
 from rulesync import __version__, console, redact
-from rulesync.applier import Outcome, Report, apply_plan, check_stale
+from rulesync.applier import (
+    Outcome,
+    Report,
+    apply_plan,
+    check_bound,
+    check_references,
+    check_stale,
+)
 from rulesync.client import Client
-from rulesync.config import Config, Environment, load_config
+from rulesync.config import CONFIG_FILE, Config, Environment, load_config
 from rulesync.documents import resource_name
 from rulesync.duplicates import notes as duplicate_notes
 from rulesync.emulator.cli import emulator
@@ -37,15 +44,16 @@ from rulesync.export import export as run_export
 from rulesync.export import merged_defaults, read_files
 from rulesync.filenames import inside, write_files
 from rulesync.loader import Desired, load_desired, matches
+from rulesync.lock import environment_lock
 from rulesync.model import parse_duration
 from rulesync.plan import Plan, read_plan, write_plan
 from rulesync.planner import Settings, build_plan
 from rulesync.references import KINDS, References, labels_from
 from rulesync.render import render_json, render_markdown, render_text
 from rulesync.reports import annotation, apply_json, refused_json, validate_json
-from rulesync.safety import Policy, check, refusals
+from rulesync.safety import Policy, check, refusals, unmatched_patterns
 from rulesync.schemas import config_schema, ruleset_schema
-from rulesync.session import connect, read_live
+from rulesync.session import STATE_DIR, connect, read_live
 
 FORMATS = click.Choice(["text", "markdown", "json"])
 target_option = click.option(
@@ -53,7 +61,7 @@ target_option = click.option(
     "targets",
     multiple=True,
     metavar="NAME",
-    help="Limit the run to this ruleset (repeatable).",
+    help="Limit the run to rulesets matching NAME (repeatable; * and ? are wildcards).",
 )
 
 
@@ -146,7 +154,8 @@ def _max_wait(ctx: click.Context, param: click.Parameter, value: str) -> float:
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Project configuration file (default: ./rulesync.yaml when present).",
+    help="Project configuration file (default: rulesync.yaml in this folder or the nearest"
+    " folder above it).",
 )
 @click.option(
     "--env",
@@ -198,7 +207,11 @@ def _annotate(problems: list[Problem]) -> None:
 
 
 def _config(ctx: click.Context) -> Config:
-    return load_config(ctx.obj["config_path"])
+    config = load_config(ctx.obj["config_path"])
+    if ctx.obj["config_path"] is None and config.path not in (CONFIG_FILE, "(defaults)"):
+        # found in a folder above, as git finds its repository: say which one is used
+        click.echo(f"Using {config.path} (paths below are relative to its folder).", err=True)
+    return config
 
 
 def _color(stream: Any = None) -> bool:
@@ -240,6 +253,9 @@ def _make_plan(
     targets: tuple[str, ...],
 ) -> Plan:
     live = read_live(client, desired)
+    live_names = [n for r in live.rulesets if (n := resource_name(r)) is not None]
+    for warning in unmatched_patterns(live_names, _policy(config)):
+        click.echo(f"Warning: {warning}", err=True)
     settings = Settings(
         environment=env.name,
         api_url=env.api_url,
@@ -267,6 +283,10 @@ def _make_plan(
 @click.pass_context
 def validate(ctx: click.Context, fmt: str) -> None:
     """Check ruleset files and rulesync.yaml, offline (no API call).
+
+    The configuration is checked for what would fail later: every environment but `local`
+    states api_url (an http(s) URL or `embedded`), a remote URL has auth, *_env settings are
+    environment variable names, OAuth settings are complete and not mixed with a bearer token.
 
     Every problem is reported at once as PATH:LINE:COL: FIELD: message (under GitHub Actions
     also as annotations on the pull request). Exit 0 when valid, 1 otherwise. Values kept as
@@ -347,6 +367,11 @@ def plan(
 ) -> None:
     """Diff the files against the live org and show the plan. Never writes to the API.
 
+    Without --prune, live managed rulesets that no file declares are listed as kept. Problems
+    only the org reveals (an unknown stage or user, an {id: N} that does not exist, a previous
+    name several live rulesets share) are reported at PATH:LINE:COL of the field. A manage or
+    protect pattern that matches no live ruleset is warned about on stderr.
+
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes
     (--detailed-exitcode only), 3 the plan is unsafe (it is still shown in full).
     """
@@ -419,8 +444,15 @@ def apply(
     """Apply a saved plan, or plan now and apply after confirmation.
 
     With PLAN_FILE (from `rulesync plan --out`), exactly that plan is applied, after checking
-    that nothing it touches changed since (else exit 3, nothing written). Without it, a plan is
-    made and shown, then applied once you confirm (--yes when there is no terminal).
+    that it was made for this environment, API URL and org (its stage, task priority and user
+    ids and names), that today's manage and protect allow it, and that nothing it touches
+    changed since (else exit 3, nothing written). A damaged or edited plan file is exit 1.
+    Without it, a plan is made and shown, then applied once you confirm (--yes when there is
+    no terminal).
+
+    One apply per environment runs at a time on a machine (lock in .rulesync/); a second one
+    waits up to RULESYNC_LOCK_TIMEOUT seconds (default 60), then stops with exit 1. After
+    applying, a name held by several live rulesets (a racing apply elsewhere) is exit 4.
     Progress goes to stderr: a bar on a terminal, one line per change otherwise (CI, logs).
     Exit codes: 0 applied, 1 error, 3 refused (unsafe or stale), 4 some changes failed.
     """
@@ -433,22 +465,24 @@ def apply(
         config = _config(ctx)
         env = config.environment(ctx.obj["env_name"])
         the_plan = read_plan(plan_file)
-        if the_plan.environment != env.name:
-            raise ConfigError(
-                f"{plan_file} was planned for environment "
-                f"{the_plan.environment!r}, not {env.name!r}; pass --env "
-                f"{the_plan.environment} or plan again"
-            )
+        check_bound(the_plan, environment=env.name, api_url=env.api_url)
+        # the plan is checked against today's config: manage and protect may have changed
         check(the_plan, _policy(config), force=force)
         if not the_plan.has_changes:
             _nothing_to_apply(the_plan, fmt)
             return
-        with connect(config, env, parallelism=parallelism, max_wait=max_wait) as client:
-            _check_stale(the_plan, client, fmt)
+        with (
+            _locked(config, env),
+            connect(config, env, parallelism=parallelism, max_wait=max_wait) as client,
+        ):
+            _check_stale(the_plan, client, fmt, bound=True)
             _apply(the_plan, client, parallelism, fmt)
         return
     config, env, desired = _environment(ctx)
-    with connect(config, env, parallelism=parallelism, max_wait=max_wait) as client:
+    with (
+        _locked(config, env),
+        connect(config, env, parallelism=parallelism, max_wait=max_wait) as client,
+    ):
         the_plan = _make_plan(client, config, env, desired, prune=prune, targets=targets)
         to_stderr = fmt == "json"  # stdout is for the report
         click.echo(
@@ -474,9 +508,18 @@ def apply(
         _apply(the_plan, client, parallelism, fmt)
 
 
-def _check_stale(the_plan: Plan, client: Client, fmt: str) -> None:
-    """Refuse a plan whose rulesets moved; with --format json the report says so too."""
+def _locked(config: Config, env: Environment) -> AbstractContextManager[None]:
+    """One apply per environment at a time on this machine (the second waits, then refuses)."""
+    shown = f"{STATE_DIR}/{env.name}.lock"
+    return environment_lock(config.root / STATE_DIR, env.name, shown=shown)
+
+
+def _check_stale(the_plan: Plan, client: Client, fmt: str, *, bound: bool = False) -> None:
+    """Refuse a plan whose rulesets moved (and, with ``bound``, a saved plan made against
+    another org's reference data); with --format json the report says so too."""
     try:
+        if bound:
+            check_references(the_plan, client)
         check_stale(the_plan, client)
     except StalePlan as err:
         if fmt == "json":

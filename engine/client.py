@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -614,6 +614,78 @@ class Client:
             raise self._error(method, url, "the answer has no data object")
         return data
 
+    # ---- exact lookups by name -----------------------------------------------------------
+    # Outreach's legacy filter syntax reads `filter[name]=a,b` as a list and `lo..hi` as a
+    # range, and a server may ignore a filter altogether (conventions: filtering.new_syntax).
+    # So a lookup sends `newFilterSyntax=true&filter[name][]=...` (values taken literally),
+    # compares names exactly here, and falls back to a full listing whenever the answer shows
+    # that the filter was not applied literally; after that, lookups list straight away.
+
+    def find_by_names(self, kind: str, names: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+        """``{name: [resources named exactly name]}`` for every name asked for."""
+        wanted = sorted(set(names))
+        found: dict[str, list[dict[str, Any]]] = {name: [] for name in wanted}
+        if not wanted:
+            return found
+        if getattr(self, "_literal_filters", True):
+            for start in range(0, len(wanted), NAMES_PER_LOOKUP):
+                hits = self._find_literal(kind, wanted[start : start + NAMES_PER_LOOKUP])
+                if hits is None:
+                    self._literal_filters = False
+                    break
+                found.update(hits)
+            else:
+                return found
+        found = {name: [] for name in wanted}
+        for resource in self.list_all(kind):
+            name = _name_of(resource)
+            if name in found:
+                found[name].append(resource)
+        return found
+
+    def find_by_name(self, kind: str, name: str) -> list[dict[str, Any]]:
+        """The resources named exactly ``name`` (see find_by_names)."""
+        return self.find_by_names(kind, [name])[name]
+
+    def _find_literal(self, kind: str, chunk: list[str]) -> dict[str, list[dict[str, Any]]] | None:
+        """Look ``chunk`` up with the literal filter syntax; None when the answer cannot be
+        trusted: a 400, a name not asked for, or nothing for a name legacy syntax misreads."""
+        query = urlencode(
+            [
+                ("newFilterSyntax", "true"),
+                *(("filter[name][]", name) for name in chunk),
+                ("page[size]", str(PAGE_SIZE)),
+                ("count", "false"),
+            ]
+        )
+        url: str | None = f"{self.base_url}/{kind}?{query}"
+        seen: set[str] = set()
+        hits: dict[str, list[dict[str, Any]]] = {name: [] for name in chunk}
+        while url:
+            try:
+                body = self._json("GET", url)
+            except ApiError as err:
+                if err.status in (400, 422):
+                    return None
+                raise
+            data = body.get("data")
+            if not isinstance(data, list):
+                return None
+            for resource in data:
+                name = _name_of(resource) if isinstance(resource, dict) else None
+                if name not in hits:
+                    return None
+                hits[name].append(resource)
+            links = body.get("links")
+            nxt = links.get("next") if isinstance(links, dict) else None
+            if nxt is not None and not isinstance(nxt, str):
+                return None
+            # off the API or back to a page already read: refused, as in list_all
+            url = self._next_page(url, body, seen)
+        if any(not hits[name] and legacy_ambiguous(name) for name in chunk):
+            return None
+        return hits
+
 
 _NOTE: dict[str, Any] = {"extra": {"notice": True}}
 
@@ -703,3 +775,19 @@ def _describe(error: dict[str, Any]) -> str:
     source = error.get("source")
     pointer = source.get("pointer") if isinstance(source, dict) else None
     return f"{text} (at {pointer})" if pointer else text
+
+
+NAMES_PER_LOOKUP = 20  # names per lookup request: keeps the query string short
+_LEGACY_SPECIAL = (",", "..")
+_LEGACY_WORDS = ("__null__", "__notnull__")
+
+
+def legacy_ambiguous(name: str) -> bool:
+    """Whether the legacy filter syntax would read ``name`` as something other than itself."""
+    return any(mark in name for mark in _LEGACY_SPECIAL) or name.strip() in _LEGACY_WORDS
+
+
+def _name_of(resource: dict[str, Any]) -> str | None:
+    attrs = resource.get("attributes")
+    name = attrs.get("name") if isinstance(attrs, dict) else None
+    return name if isinstance(name, str) else None

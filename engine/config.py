@@ -5,10 +5,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    WithJsonSchema,
+)
 
+from rulesync.config_checks import config_problems
 from rulesync.errors import ConfigError, InvalidFiles, Problem
 from rulesync.yamlio import LocatedDict, load_documents, read_text, suggest, validation_problems
 
@@ -30,7 +39,8 @@ class AuthModel(_Strict):
 
 
 class EnvironmentModel(_Strict):
-    api_url: str = EMBEDDED
+    # required but for `local` (a missing one is a located problem, see config_checks)
+    api_url: Annotated[str | None, WithJsonSchema({"type": "string"})] = None
     auth: AuthModel | None = None
     defaults: dict[str, Any] = {}
     overrides: dict[str, dict[str, Any]] = {}
@@ -49,7 +59,7 @@ class ConfigModel(_Strict):
     defaults: dict[str, Any] = {}
     manage: list[str] = ["*"]
     safety: SafetyModel = SafetyModel()
-    environments: dict[str, EnvironmentModel] = {"local": EnvironmentModel()}
+    environments: dict[str, EnvironmentModel] = {"local": EnvironmentModel(api_url=EMBEDDED)}
 
 
 @dataclass(frozen=True)
@@ -109,14 +119,23 @@ class Config:
         return self.environments[chosen]
 
 
+def find_config(cwd: Path) -> Path | None:
+    """rulesync.yaml in ``cwd`` or the nearest folder above it, as git finds its repository."""
+    for folder in (cwd, *cwd.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
-    """Read ``path`` (or ./rulesync.yaml when present); without one, every setting's default."""
+    """Read ``path`` (or the nearest rulesync.yaml from ``cwd`` upward); without one, every
+    setting's default."""
     cwd = cwd or Path.cwd()
     if path is None:
-        candidate = cwd / CONFIG_FILE
-        if not candidate.exists():
+        path = find_config(cwd)
+        if path is None:
             return _build(ConfigModel(), shown="(defaults)", root=cwd, doc=None)
-        path = candidate
     shown = _shown(path, cwd)
     if not path.exists():
         raise ConfigError(f"{shown}: config file not found; check --config")
@@ -138,20 +157,21 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
         raise InvalidFiles(
             validation_problems(err, doc=doc, path=shown, known_fields=_known_fields(err))
         ) from None
+    problems = config_problems(model, doc, shown)
     if model.default_environment not in model.environments:
         line, col = getattr(doc, "value_positions", {}).get("default_environment", (1, 1))
-        raise InvalidFiles(
-            [
-                Problem(
-                    shown,
-                    line,
-                    col,
-                    "default_environment",
-                    f"{model.default_environment!r} is not under environments:"
-                    f"{suggest(model.default_environment, model.environments)}",
-                )
-            ]
+        problems.append(
+            Problem(
+                shown,
+                line,
+                col,
+                "default_environment",
+                f"{model.default_environment!r} is not under environments:"
+                f"{suggest(model.default_environment, model.environments)}",
+            )
         )
+    if problems:
+        raise InvalidFiles(sorted(problems, key=lambda p: (p.line, p.col)))
     return _build(model, shown=shown, root=path.parent, doc=doc)
 
 
@@ -164,8 +184,8 @@ def _known_fields(err: ValidationError) -> list[str]:
 
 def _shown(path: Path, cwd: Path) -> str:
     try:
-        return str(path.resolve().relative_to(cwd.resolve()))
-    except ValueError:
+        return os.path.relpath(path.resolve(), cwd.resolve())
+    except ValueError:  # another drive
         return str(path)
 
 
@@ -173,7 +193,7 @@ def _build(model: ConfigModel, *, shown: str, root: Path, doc: Any) -> Config:
     environments = {
         name: Environment(
             name=name,
-            api_url=env.api_url.rstrip("/"),
+            api_url=(env.api_url or EMBEDDED).rstrip("/"),
             auth=Auth(**env.auth.model_dump()) if env.auth else None,
             defaults=env.defaults,
             overrides=env.overrides,

@@ -32,14 +32,22 @@ class RulesyncError(Exception):
 class InvalidFiles(RulesyncError):
     """Ruleset files or configuration are invalid; carries every problem found."""
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(
+        self, problems: Sequence[Problem], *, then: str = "run `rulesync validate` again"
+    ) -> None:
         self.problems = list(problems)
         noun = "problem" if len(self.problems) == 1 else "problems"
         lines = [str(p) for p in self.problems]
-        lines.append(
-            f"{len(self.problems)} {noun} found; fix them and run `rulesync validate` again."
-        )
+        lines.append(f"{len(self.problems)} {noun} found; fix them and {then}.")
         super().__init__("\n".join(lines))
+
+
+class PlanProblems(InvalidFiles):
+    """Problems only the live org reveals (an unknown stage, a missing id, a duplicate live
+    name), each located at the field in the file, like `validate` reports."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__(problems, then="plan again")
 
 
 class ConfigError(RulesyncError):

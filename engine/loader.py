@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-import fnmatch
+import functools
+import os
+import re
+import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,7 @@ from rulesync.model import (
 from rulesync.yamlio import (
     DuplicateKey,
     LocatedDict,
+    Position,
     fast_documents,
     load_documents,
     position_of,
@@ -45,6 +50,17 @@ class Desired:
     fields: dict[str, Any]  # attribute values, and relationship refs: name/email, {"id": N}, None
     source: str  # PATH:LINE, for messages
     pinned_id: int | None = None  # `id: N` in the file: this live ruleset, whatever its name
+    # field -> (path, line, col) where it was set: the file, or a config default or override
+    positions: Mapping[str, tuple[str, int, int]] = field(default_factory=dict)
+
+    def problem(self, name: str, message: str, *, label: str | None = None) -> Problem:
+        """A problem located at the field ``name`` (the document's start when unknown)."""
+        where = self.positions.get(name)
+        if where is None:
+            path, _, line = self.source.rpartition(":")
+            where = (path, int(line) if line.isdigit() else 0, 1)
+        return Problem(where[0], where[1], where[2], name if label is None else label, message)
+
     # Attributes written `{held: VALUE}`: why Outreach would refuse each value on write.
     held: dict[str, Problem] = field(default_factory=dict)
 
@@ -58,15 +74,70 @@ class _Parsed:
     model: RulesetFile
     path: str
     line: int
+    positions: Mapping[str, Position] = field(default_factory=dict)
     held: tuple[tuple[str, Any, Problem], ...] = ()  # (field, value, why it is refused)
 
 
 def matches(name: str, globs: tuple[str, ...] | list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, glob) for glob in globs)
+    """Whether ``name`` matches a pattern: ``*`` any run of characters, ``?`` one character,
+    every other character itself (``[EMEA] Inbound`` is a name, not a character class);
+    case-sensitive, like names."""
+    return any(_pattern(glob).fullmatch(name) for glob in globs)
 
 
-def ruleset_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+@functools.lru_cache(maxsize=1024)
+def _pattern(glob: str) -> re.Pattern[str]:
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
+    return re.compile("".join(parts), re.DOTALL)
+
+
+RULESET_SUFFIXES = (".yaml", ".yml")
+
+
+def ruleset_files(directory: Path, problems: list[Problem] | None = None) -> list[Path]:
+    """Every ``*.yaml``/``*.yml`` (any letter case) under ``directory``, in sorted order,
+    following symlinked folders (each real folder once, so a link loop ends). A folder that
+    cannot be listed is a problem: a file skipped silently would be pruned."""
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    pending = [directory]
+    while pending:
+        folder = pending.pop()
+        try:
+            info = folder.stat()
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as err:
+            if problems is not None:
+                problems.append(Problem(str(folder), 0, 0, "", f"cannot read: {err.strerror}"))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            kind = _kind_of(path)
+            if kind == "folder":
+                pending.append(path)
+            elif kind == "file" and path.suffix.lower() in RULESET_SUFFIXES:
+                found.append(path)  # an unreadable file is reported when it is read
+            elif kind != "file" and problems is not None:
+                problems.append(Problem(str(path), 0, 0, "", kind))
+    return sorted(found)
+
+
+def _kind_of(path: Path) -> str:
+    """ "folder", "file", or why the entry cannot be read as either."""
+    try:
+        info = path.stat()  # follows symlinks
+    except OSError as err:
+        return f"cannot read ({err.strerror}); fix or remove it"
+    if stat.S_ISDIR(info.st_mode):
+        return "folder"
+    if stat.S_ISREG(info.st_mode):
+        return "file"
+    if path.suffix.lower() in RULESET_SUFFIXES:
+        return "not a regular file; a ruleset file must be a plain file"
+    return "file"  # a socket or device without a ruleset suffix: not ours to read
 
 
 def load_desired(config: Config, env: Environment) -> list[Desired]:
@@ -90,10 +161,22 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
     if problems:
         raise InvalidFiles(sorted(problems, key=lambda p: (p.path, p.line, p.col)))
     base = {**layers.get(("defaults",), {}), **layers.get(("env", env.name, "defaults"), {})}
+    base_at = {
+        **_config_positions(config, ("defaults",), layers.get(("defaults",), {})),
+        **_config_positions(
+            config,
+            ("environments", env.name, "defaults"),
+            layers.get(("env", env.name, "defaults"), {}),
+        ),
+    }
     desired = []
     for item in parsed:
         own = item.model.model_dump(exclude_unset=True, exclude={"name", "previousNames", "id"})
         override = layers.get(("env", env.name, "overrides", item.model.name), {})
+        own_at = {str(k): (item.path, line, col) for k, (line, col) in item.positions.items()}
+        override_at = _config_positions(
+            config, ("environments", env.name, "overrides", item.model.name), override
+        )
         kept = {f: (v, why) for f, v, why in item.held if f not in override}
         desired.append(
             Desired(
@@ -102,10 +185,22 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
                 fields={**base, **own, **{f: v for f, (v, _) in kept.items()}, **override},
                 source=f"{item.path}:{item.line}",
                 pinned_id=item.model.id,
+                positions={**base_at, **own_at, **override_at},
                 held={f: why for f, (_, why) in kept.items()},
             )
         )
     return desired
+
+
+def _config_positions(
+    config: Config, prefix: tuple[str, ...], values: Mapping[str, Any]
+) -> dict[str, tuple[str, int, int]]:
+    """Where in rulesync.yaml each field of a defaults/overrides layer is set."""
+    out = {}
+    for name in values:
+        (line, col), _ = position_of(config.document, (*prefix, name))
+        out[name] = (config.path, line, col)
+    return out
 
 
 def _config_layers(
@@ -155,7 +250,11 @@ def _read_files(config: Config, problems: list[Problem]) -> list[_Parsed]:
             )
         )
         return []
-    files = ruleset_files(directory)
+    listing: list[Problem] = []
+    files = ruleset_files(directory, listing)
+    problems.extend(
+        Problem(_shown(Path(p.path), config.root), 0, 0, "", p.message) for p in listing
+    )
     if not files:
         problems.append(
             Problem(
@@ -180,8 +279,9 @@ def _read_files(config: Config, problems: list[Problem]) -> list[_Parsed]:
 
 
 def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
-    """The common case, a file without problems, without tracking positions; None when the
-    file has any problem (it is then read again, with positions, to report them)."""
+    """The common case, a file without problems; None when the file has any problem (it is
+    then read again, with positions, to report them). Positions of the values are kept for
+    problems found later, at plan time."""
     try:
         simple = simple_documents(text)
         docs: list[tuple[int, Any]] = fast_documents(text) if simple is None else list(simple)
@@ -191,7 +291,8 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
                 continue
             if not isinstance(doc, dict) or held.split(doc)[1]:
                 return None
-            parsed.append(_Parsed(RulesetFile.model_validate(doc), shown, line))
+            positions = _value_positions(doc) if simple is None else _flat_positions(text)
+            parsed.append(_Parsed(RulesetFile.model_validate(doc), shown, line, positions))
         return parsed
     except (
         yaml.YAMLError,
@@ -201,6 +302,7 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
         ValueError,
         TypeError,
         KeyError,
+        IndexError,
         AttributeError,
         OverflowError,
     ):
@@ -236,8 +338,31 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
                 )
             )
             continue
-        parsed.append(_Parsed(model, shown, line, kept))
+        parsed.append(_Parsed(model, shown, line, _value_positions(doc), kept))
     return parsed
+
+
+_FLAT_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):[ ]*(\S?)", re.MULTILINE)
+
+
+def _flat_positions(text: str) -> dict[str, Position]:
+    """Where each value is in a flat file (one ``key: value`` a line, as the simple reader
+    takes them); a value on the next line (``key:`` then ``  id: N``) is where that starts."""
+    positions: dict[str, Position] = {}
+    for match in _FLAT_KEY.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        if match.group(2):
+            positions[match.group(1)] = (line, match.start(2) - match.start() + 1)
+        else:
+            rest = text[match.end() :].split("\n", 2)
+            below = rest[1] if len(rest) > 1 else ""
+            positions[match.group(1)] = (line + 1, len(below) - len(below.lstrip(" ")) + 1)
+    return positions
+
+
+def _value_positions(doc: Any) -> Mapping[str, Position]:
+    positions = getattr(doc, "value_positions", None)
+    return positions if isinstance(positions, dict) else {}
 
 
 def _held(
@@ -278,10 +403,8 @@ def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem])
         if pin is not None and pin in pins:
             first = pins[pin]
             problems.append(
-                Problem(
-                    item.path,
-                    item.line,
-                    1,
+                _at(
+                    item,
                     "id",
                     f"id {pin} is also pinned at {first.path}:{first.line};"
                     " one file per live ruleset",
@@ -294,10 +417,8 @@ def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem])
         if name in seen and (pin is None or seen[name].model.id is None):
             first = seen[name]
             problems.append(
-                Problem(
-                    item.path,
-                    item.line,
-                    1,
+                _at(
+                    item,
                     "name",
                     f"{name!r} is also declared at {first.path}:{first.line};"
                     " ruleset names must be unique",
@@ -307,10 +428,8 @@ def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem])
             seen[name] = item
         if not matches(name, config.manage):
             problems.append(
-                Problem(
-                    item.path,
-                    item.line,
-                    1,
+                _at(
+                    item,
                     "name",
                     f"{name!r} is outside `manage` {list(config.manage)} in "
                     f"{config.path}; widen manage or rename the ruleset",
@@ -321,16 +440,20 @@ def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem])
             if old in seen and old != item.model.name:
                 other = seen[old]
                 problems.append(
-                    Problem(
-                        item.path,
-                        item.line,
-                        1,
+                    _at(
+                        item,
                         "previousNames",
                         f"{old!r} is the name of the ruleset at {other.path}:"
                         f"{other.line}; a previous name must not be in use",
                     )
                 )
     return set(seen)
+
+
+def _at(item: _Parsed, field: str, message: str) -> Problem:
+    """A problem at the value of ``field`` in the file (the document's start if unknown)."""
+    line, col = item.positions.get(field, (item.line, 1))
+    return Problem(item.path, line, col, field, message)
 
 
 def _shown(path: Path, root: Path) -> str:

@@ -9,11 +9,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rulesync.errors import ConfigError
+from rulesync.planfile import plan_problems
 from rulesync.references import References
 
 FORMAT_VERSION = 1
 Action = Literal["create", "update", "delete"]
 ORDER: dict[str, int] = {"create": 0, "update": 1, "delete": 2}
+MAX_SHOWN = 10  # problems listed for a damaged plan file
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A live managed ruleset that no file declares, left alone because prune is off."""
+
+    id: int
+    name: str
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,7 @@ class Plan:
     prune: bool = False
     generated_at: str = field(default_factory=lambda: _now())
     references: References = field(default_factory=References)
+    kept: tuple[Kept, ...] = ()
 
     @property
     def summary(self) -> dict[str, int]:
@@ -95,6 +106,7 @@ class Plan:
             "prune": self.prune,
             "changes": [c.to_json() for c in self.changes],
             "references": self.references.to_json(),
+            "kept": [{"id": k.id, "name": k.name} for k in self.kept],
         }
 
     def dumps(self) -> str:
@@ -102,6 +114,7 @@ class Plan:
 
     @classmethod
     def from_json(cls, data: Any, *, source: str = "plan") -> Plan:
+        """A plan from its JSON, checked strictly: a damaged or edited file is one error."""
         if not isinstance(data, dict) or "format_version" not in data:
             raise ConfigError(f"{source}: not a rulesync plan file (no format_version)")
         if data["format_version"] != FORMAT_VERSION:
@@ -109,24 +122,28 @@ class Plan:
                 f"{source}: plan format_version {data['format_version']!r} is not "
                 f"supported (this rulesync reads {FORMAT_VERSION}); plan again"
             )
-        try:
-            changes = tuple(Change.from_json(c) for c in data["changes"])
-            for change in changes:
-                if change.action not in ORDER:
-                    raise ValueError(f"unknown action {change.action!r}")
-            return cls(
-                environment=str(data["environment"]),
-                api_url=str(data["api_url"]),
-                changes=changes,
-                unchanged=int(data["summary"]["unchanged"]),
-                api_requests=int(data.get("api_requests", 0)),
-                live_managed=int(data.get("live_managed", 0)),
-                prune=bool(data.get("prune", False)),
-                generated_at=str(data.get("generated_at", "")),
-                references=References.from_json(data.get("references")),
+        problems = plan_problems(data)
+        if problems:
+            shown = problems[:MAX_SHOWN]
+            more = len(problems) - len(shown)
+            raise ConfigError(
+                f"{source}: damaged or edited plan file, refused:\n  - "
+                + "\n  - ".join(shown)
+                + (f"\n  - ... and {more} more" if more else "")
+                + "\nMake a new one with `rulesync plan --out`."
             )
-        except (KeyError, TypeError, ValueError) as err:
-            raise ConfigError(f"{source}: damaged plan file ({err}); plan again") from None
+        return cls(
+            environment=data["environment"],
+            api_url=data["api_url"],
+            changes=tuple(Change.from_json(c) for c in data["changes"]),
+            unchanged=data["summary"]["unchanged"],
+            api_requests=data["api_requests"],
+            live_managed=data["live_managed"],
+            prune=data["prune"],
+            generated_at=data["generated_at"],
+            references=References.from_json(data["references"]),
+            kept=tuple(Kept(id=k["id"], name=k["name"]) for k in data.get("kept", [])),
+        )
 
 
 def read_plan(path: Path) -> Plan:
@@ -136,7 +153,7 @@ def read_plan(path: Path) -> Plan:
         raise ConfigError(f"{path}: cannot read the plan file: {err.strerror}") from None
     try:
         data = json.loads(text)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise ConfigError(
             f"{path}: not JSON ({err}); pass a file made by `rulesync plan --out`"
         ) from None

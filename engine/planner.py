@@ -16,10 +16,10 @@ from rulesync.documents import (
     resource_id,
     resource_name,
 )
-from rulesync.errors import PlanError, UnknownReference
+from rulesync.errors import PlanError, PlanProblems, Problem
 from rulesync.loader import Desired, matches
 from rulesync.model import RELATIONSHIPS
-from rulesync.plan import Change, Plan
+from rulesync.plan import Change, Kept, Plan
 from rulesync.references import References, resolve
 from rulesync.yamlio import closest
 
@@ -35,10 +35,15 @@ class Settings:
     api_requests: int = 0
 
 
-def desired_document(item: Desired, refs: References) -> tuple[Document, list[str]]:
-    """The file's ruleset as a normalized document, relationships resolved to ids."""
+def desired_document(
+    item: Desired, refs: References
+) -> tuple[Document, list[Problem], dict[str, Problem]]:
+    """The file's ruleset as a normalized document, relationships resolved to ids; the
+    problems; and the ``{id: N}`` references the org's reference data does not hold (an
+    error only if the plan would send one: a live ruleset may already point there)."""
     doc: Document = {"attributes": {"name": item.name}, "relationships": {}}
-    problems: list[str] = []
+    problems: list[Problem] = []
+    unknown_ids: dict[str, Problem] = {}
     for field, value in item.fields.items():
         kind = RELATIONSHIPS.get(field)
         if kind is None:
@@ -47,12 +52,15 @@ def desired_document(item: Desired, refs: References) -> tuple[Document, list[st
             doc["relationships"][field] = None
         else:
             ref_id, message = resolve(kind, value, refs)
-            if ref_id is None:
-                problems.append(f"{item.source}: {field}: {message}")
+            if ref_id is None and isinstance(value, dict):
+                ref_id = value["id"]
+                unknown_ids[field] = item.problem(field, message)
+            elif ref_id is None:
+                problems.append(item.problem(field, message))
             doc["relationships"][field] = {"type": kind, "id": ref_id}
     doc["attributes"] = dict(sorted(doc["attributes"].items()))
     doc["relationships"] = dict(sorted(doc["relationships"].items()))
-    return doc, problems
+    return doc, problems, unknown_ids
 
 
 def build_plan(
@@ -72,17 +80,18 @@ def build_plan(
 
     wanted = _targeted(desired, by_name, settings.targets)
     docs: dict[tuple[str, int | None], Document] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
+    unknown_ids: dict[tuple[str, int | None], dict[str, Problem]] = {}
     for item in wanted:
-        docs[_key(item)], item_problems = desired_document(item, refs)
+        docs[_key(item)], item_problems, unknown_ids[_key(item)] = desired_document(item, refs)
         problems.extend(item_problems)
     if problems:
-        raise UnknownReference("\n".join(problems))
+        raise PlanProblems(problems)
 
     changes: list[Change] = []
     claimed: dict[int, str] = {}
     unchanged = 0
-    errors: list[str] = []
+    errors: list[Problem] = []
     by_id = {rid: r for r in managed if (rid := resource_id(r)) is not None}
     for item in sorted(wanted, key=lambda d: (d.name, d.pinned_id or 0)):
         if item.pinned_id is not None:
@@ -100,16 +109,22 @@ def build_plan(
             errors.append(held)
             continue
         if match is None:
+            if unknown_ids[_key(item)]:
+                errors.extend(unknown_ids[_key(item)].values())
+                continue
             changes.append(Change(action="create", name=item.name, after=after))
             continue
         rid = resource_id(match)
         if rid is None:
-            errors.append(f"{item.source}: live ruleset {item.name!r} has no usable id")
+            errors.append(item.problem("name", f"live ruleset {item.name!r} has no usable id"))
             continue
         if rid in claimed:
             errors.append(
-                f"{item.source}: live ruleset id {rid} is claimed by both "
-                f"{claimed[rid]!r} and {item.name!r} (check previousNames)"
+                item.problem(
+                    "previousNames" if renamed_from else "name",
+                    f"live ruleset id {rid} is claimed by both {claimed[rid]!r} and"
+                    f" {item.name!r} (check previousNames)",
+                )
             )
             continue
         claimed[rid] = item.name
@@ -119,6 +134,11 @@ def build_plan(
         held = _held_problem(item, [op["path"].rsplit("/", 1)[-1] for op in patch])
         if held:
             errors.append(held)
+            continue
+        sent = {op["path"].rsplit("/", 1)[-1] for op in patch}
+        unsendable = [p for f, p in sorted(unknown_ids[_key(item)].items()) if f in sent]
+        if unsendable:
+            errors.extend(unsendable)
             continue
         if not patch:
             unchanged += 1
@@ -136,30 +156,32 @@ def build_plan(
             )
         )
     if errors:
-        raise PlanError("\n".join(errors))
+        raise PlanProblems(errors)
 
     declared = {d.name for d in desired} | {p for d in desired for p in d.previous_names}
-    if settings.prune:
-        for resource in managed:
-            name = resource_name(resource) or ""
-            rid = resource_id(resource)
-            if (
-                rid is None
-                or rid in claimed
-                or name in declared
-                or matches(name, settings.protect)
-                or (settings.targets and name not in settings.targets)
-            ):
-                continue
-            changes.append(
-                Change(
-                    action="delete",
-                    name=name,
-                    id=rid,
-                    before=full_document(resource),
-                    live_version=fingerprint(resource),
-                )
+    kept: list[Kept] = []
+    for resource in managed:
+        name = resource_name(resource) or ""
+        rid = resource_id(resource)
+        if (
+            rid is None
+            or rid in claimed
+            or name in declared
+            or (settings.targets and not matches(name, settings.targets))
+        ):
+            continue
+        if not settings.prune or matches(name, settings.protect):
+            kept.append(Kept(id=rid, name=name))
+            continue
+        changes.append(
+            Change(
+                action="delete",
+                name=name,
+                id=rid,
+                before=full_document(resource),
+                live_version=fingerprint(resource),
             )
+        )
 
     changes.sort(key=lambda c: (_ORDER[c.action], c.name, c.id or 0))
     return Plan(
@@ -171,6 +193,7 @@ def build_plan(
         live_managed=len(managed),
         prune=settings.prune,
         references=refs,
+        kept=tuple(sorted(kept, key=lambda k: (k.name, k.id))),
     )
 
 
@@ -183,7 +206,7 @@ def _key(item: Desired) -> tuple[str, int | None]:
 
 def _pinned(
     item: Desired, by_id: dict[int, dict[str, Any]], live: Sequence[dict[str, Any]]
-) -> tuple[dict[str, Any] | None, str | None, str]:
+) -> tuple[dict[str, Any] | None, str | None, Problem | None]:
     """The live ruleset a file pins with `id: N`; a different live name makes it a rename."""
     rid = item.pinned_id
     found = by_id.get(rid) if rid is not None else None
@@ -194,20 +217,21 @@ def _pinned(
             if outside
             else "does not exist; remove `id:` to create the ruleset, or fix the id"
         )
-        return None, None, f"{item.source}: {item.name!r}: id {rid}: the live ruleset {why}"
+        return None, None, item.problem("id", f"{item.name!r}: id {rid}: the live ruleset {why}")
     live_name = resource_name(found)
-    return found, (live_name if live_name != item.name else None), ""
+    return found, (live_name if live_name != item.name else None), None
 
 
-def _held_problem(item: Desired, sent: Iterable[str]) -> str:
+def _held_problem(item: Desired, sent: Iterable[str]) -> Problem | None:
     """A held value (see held.py) the plan would have to send: Outreach would refuse it."""
     fields = sorted(set(item.held) & set(sent))
     if not fields:
-        return ""
+        return None
     whys = "; ".join(str(item.held[f]) for f in fields)
-    return (
-        f"{item.source}: {item.name!r}: the plan would have to send a held value (live"
-        f" differs from it, or the ruleset is new), which Outreach refuses: {whys}"
+    return item.problem(
+        fields[0],
+        f"{item.name!r}: the plan would have to send a held value (live differs from it, or"
+        f" the ruleset is new), which Outreach refuses: {whys}",
     )
 
 
@@ -217,48 +241,51 @@ def _targeted(
     if not targets:
         return list(desired)
     declared = {d.name for d in desired}
-    unknown = [t for t in targets if t not in declared and t not in by_name]
+    known = [*declared, *by_name]
+    unknown = [t for t in targets if not any(matches(n, (t,)) for n in known)]
     if unknown:
         hints = []
         for name in unknown:
-            near = closest(name, [*declared, *by_name])
+            near = closest(name, known)
             hint = f" (did you mean {' or '.join(repr(n) for n in near)}?)" if near else ""
             hints.append(f"{name!r}{hint}")
         raise PlanError(f"--target names no declared or live ruleset: {', '.join(hints)}")
-    return [d for d in desired if d.name in targets]
+    return [d for d in desired if matches(d.name, targets)]
 
 
 def _match(
     item: Desired, by_name: dict[str, list[dict[str, Any]]]
-) -> tuple[dict[str, Any] | None, str | None, str]:
-    """(live resource or None, renamed_from, error)."""
+) -> tuple[dict[str, Any] | None, str | None, Problem | None]:
+    """(live resource or None, renamed_from, problem)."""
     found = by_name.get(item.name, [])
     if len(found) > 1:
-        return None, None, _duplicates(item, item.name, found)
+        return None, None, _duplicates(item, "name", item.name, found)
     if found:
-        return found[0], None, ""
+        return found[0], None, None
     hits = [(old, by_name[old]) for old in item.previous_names if by_name.get(old)]
     if not hits:
-        return None, None, ""
+        return None, None, None
     if len(hits) > 1:
         olds = ", ".join(repr(old) for old, _ in hits)
         return (
             None,
             None,
-            (
-                f"{item.source}: {item.name!r}: several previousNames are live "
-                f"({olds}); keep only the one to rename and delete the others"
+            item.problem(
+                "previousNames",
+                f"{item.name!r}: several previousNames are live ({olds}); keep only the one"
+                " to rename and delete the others",
             ),
         )
     old, resources = hits[0]
     if len(resources) > 1:
-        return None, None, _duplicates(item, old, resources)
-    return resources[0], old, ""
+        return None, None, _duplicates(item, "previousNames", old, resources)
+    return resources[0], old, None
 
 
-def _duplicates(item: Desired, name: str, found: list[dict[str, Any]]) -> str:
-    ids = sorted(str(resource_id(r)) for r in found)
-    return (
-        f"{item.source}: {len(found)} live rulesets are named {name!r} (ids {', '.join(ids)});"
-        " rename or delete all but one in Outreach, then plan again"
+def _duplicates(item: Desired, field: str, name: str, found: list[dict[str, Any]]) -> Problem:
+    ids = ", ".join(str(i) for i in sorted(resource_id(r) or 0 for r in found))
+    return item.problem(
+        field,
+        f"{len(found)} live rulesets are named {name!r} (ids {ids}); pin one with `id: N`,"
+        " or rename or delete all but one in Outreach, then plan again",
     )

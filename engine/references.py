@@ -62,12 +62,13 @@ class References:
 
 
 def kinds_named(desired: Iterable[Desired]) -> set[str]:
-    """The reference kinds some file refers to by name (only those are listed from the API)."""
+    """The reference kinds some file refers to, by name or by {id: N} (only those are listed
+    from the API: names are resolved, ids checked, and the plan is bound to both)."""
     return {
         RELATIONSHIPS[rel]
         for d in desired
         for rel, ref in d.relationships.items()
-        if isinstance(ref, str)
+        if ref is not None
     }
 
 
@@ -85,11 +86,13 @@ def labels_from(kind: str, resources: Iterable[dict[str, Any]]) -> dict[int, str
 
 def resolve(kind: str, ref: str | dict[str, int], refs: References) -> tuple[int | None, str]:
     """(id, "") or (None, message naming the closest labels)."""
-    if isinstance(ref, dict):
-        return ref["id"], ""
     labels = refs.labels.get(kind, {})
-    hits = refs.ids_named(kind, ref)
     word = KINDS[kind][2]
+    if isinstance(ref, dict):
+        if ref["id"] in labels:
+            return ref["id"], ""
+        return None, f"no {word} with id {ref['id']} in this org; check the id, or use its name"
+    hits = refs.ids_named(kind, ref)
     if len(hits) == 1:
         return hits[0], ""
     if len(hits) > 1:

@@ -15,6 +15,7 @@ from rulesync.plan import Change, Plan
 # counting in UTF-8 bytes on some surfaces: the budget is counted in UTF-8 bytes, which is
 # never less than the count in characters or UTF-16 units, with room for a workflow's wrapper.
 MARKDOWN_LIMIT = 60_000
+MARKDOWN_KEPT = 50  # kept rulesets listed by name in a PR comment
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 COLOR = {"create": "\033[32m", "update": "\033[33m", "delete": "\033[31m"}
 RESET = "\033[0m"
@@ -96,10 +97,26 @@ def render_text(plan: Plan, *, color: bool = False, warnings: Sequence[str] = ()
             else:
                 out.append(f"      {field.ljust(width)}  {new if old is None else old}")
         out.append("")
+    out.extend(kept_lines(plan))
     out.append(summary_line(plan))
     for warning in warnings:
         out.append(f"Unsafe: {warning}")
     return "\n".join(out) + "\n"
+
+
+def kept_title(plan: Plan) -> str:
+    """What the "kept" list means: without prune, undeclared; with prune, protected."""
+    if plan.prune:
+        return f"Kept, not declared but protected ({len(plan.kept)})"
+    return f"Kept, not declared ({len(plan.kept)}): no file declares these; use --prune to delete"
+
+
+def kept_lines(plan: Plan) -> list[str]:
+    if not plan.kept:
+        return []
+    lines = [kept_title(plan) + ":"]
+    lines += [f"  = {k.name!r} (id {k.id})" for k in plan.kept]
+    return [*lines, ""]
 
 
 def render_json(plan: Plan) -> str:
@@ -172,6 +189,12 @@ def render_markdown(
         ]
         head += [f"> - {_cell(w)}" for w in warnings]
         head.append("")
+    if plan.kept:
+        head += [f"<details><summary>{kept_title(plan)}</summary>", ""]  # no names in it
+        head += [f"- {_cell(k.name)} (id {k.id})" for k in plan.kept[:MARKDOWN_KEPT]]
+        if len(plan.kept) > MARKDOWN_KEPT:
+            head.append(f"- … and {len(plan.kept) - MARKDOWN_KEPT} more (see the plan JSON)")
+        head += ["", "</details>", ""]
     if not plan.changes:
         return "\n".join(head) + "\n"
     table = ["| | Ruleset | Action | Fields |", "|---|---|---|---|"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rulesync.errors import UnsafePlan
 from rulesync.loader import matches
-from rulesync.plan import Plan
+from rulesync.plan import Change, Plan
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ def refusals(plan: Plan, policy: Policy) -> list[str]:
             reasons.append(
                 f"deletes {change.name!r}, which safety.protect {list(policy.protect)} protects"
             )
+    for change in plan.of("update"):
+        reasons.extend(_update_refusals(change, policy))
     live = plan.live_managed
     if deletes and live and len(deletes) >= live:
         reasons.append(
@@ -49,6 +52,21 @@ def refusals(plan: Plan, policy: Policy) -> list[str]:
     return reasons
 
 
+def _update_refusals(change: Change, policy: Policy) -> list[str]:
+    reasons = []
+    names = [change.name] if change.renamed_from is None else [change.renamed_from, change.name]
+    for name in names:
+        if not matches(name, policy.manage):
+            reasons.append(f"updates {name!r}, which is outside manage {list(policy.manage)}")
+    old = change.renamed_from
+    if old is not None and matches(old, policy.protect):
+        reasons.append(
+            f"renames {old!r} to {change.name!r}, which safety.protect {list(policy.protect)}"
+            " protects (a rename must not take a ruleset out of protection unseen)"
+        )
+    return reasons
+
+
 def check(plan: Plan, policy: Policy, *, force: bool) -> list[str]:
     """Raise UnsafePlan unless ``force``; return the reasons that were overridden."""
     reasons = refusals(plan, policy)
@@ -59,3 +77,20 @@ def check(plan: Plan, policy: Policy, *, force: bool) -> list[str]:
             + "\nReview it; pass --force to apply it anyway."
         )
     return reasons
+
+
+def unmatched_patterns(live_names: Iterable[str], policy: Policy) -> list[str]:
+    """Warnings for `manage` and `protect` patterns that match no live ruleset: usually a
+    typo or a case slip, and a protect pattern that matches nothing protects nothing."""
+    names = list(live_names)
+    if not names:
+        return []
+    warnings = []
+    for setting, patterns in (("manage", policy.manage), ("safety.protect", policy.protect)):
+        for pattern in patterns:
+            if not any(matches(name, (pattern,)) for name in names):
+                warnings.append(
+                    f"{setting} pattern {pattern!r} matches no live ruleset (patterns are"
+                    " case-sensitive; only * and ? are wildcards, [ and ] are literal)"
+                )
+    return warnings

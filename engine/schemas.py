@@ -36,15 +36,17 @@ CONFIG = {
     "rulesets_dir": "Folder of ruleset files (*.yaml, *.yml, read recursively).",
     "default_environment": "The environment used without --env or RULESYNC_ENV.",
     "defaults": "Ruleset fields under every ruleset; a file's own value wins.",
-    "manage": "Name globs of the live rulesets rulesync manages; others are never touched.",
+    "manage": "Name patterns (* and ? wildcards) of the live rulesets rulesync manages; "
+    "others are never touched.",
     "safety": "Rules that refuse dangerous plans (--force overrides).",
     "environments": "The Outreach orgs (or emulators) to plan and apply, by name.",
     "prune": "Delete live rulesets (inside manage) that no file declares.",
-    "protect": "Name globs never deleted.",
+    "protect": "Name patterns (* and ? wildcards) never deleted or renamed.",
     "max_change_percent": "Refuse plans whose updates and deletes exceed this percentage of "
     "the live managed rulesets...",
     "min_existing": "...once at least this many live managed rulesets exist.",
-    "api_url": "The API's base URL, or `embedded` for the built-in emulator.",
+    "api_url": "The API's base URL, or `embedded` for the built-in emulator; required for "
+    "every environment but `local`.",
     "auth": "Where the credentials come from: names of environment variables, never values.",
     "overrides": "Ruleset fields per ruleset name, over the file's values.",
     "access_token_env": "Environment variable holding a bearer access token.",

@@ -69,9 +69,9 @@ class _Guarded(_BaseLoader):  # type: ignore[misc]
 
 
 class _Fast(_Guarded):
-    """Plain dicts and lists, duplicate keys refused: the fast path for files without problems.
-    Positions are only needed to report a problem: on any error the caller reads the file again
-    with ``load_documents`` (positions, guarded constructors)."""
+    """The fast path for files without problems: duplicate keys refused, mappings carry the
+    positions of their keys and values (for problems found later, at plan time). On any error
+    the caller reads the file again with ``load_documents`` (guarded constructors)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         self.flatten_mapping(node)
@@ -80,13 +80,21 @@ class _Fast(_Guarded):
             for k, v in node.value
         ]
         try:
-            result = dict(pairs)
+            result = LocatedDict(pairs)
         except TypeError:
             raise yaml.constructor.ConstructorError(
                 None, None, "a mapping key must be a plain value", node.start_mark
             ) from None
         if len(result) != len(pairs):
             raise DuplicateKey("?", (0, 0), (0, 0))
+        # where each value is, so a problem found later (at plan time) points at the field
+        result.position = _pos(node)
+        result.key_positions = {
+            key: _pos(k) for (key, _), (k, _) in zip(pairs, node.value, strict=True)
+        }
+        result.value_positions = {
+            key: _pos(v) for (key, _), (_, v) in zip(pairs, node.value, strict=True)
+        }
         return result
 
 
@@ -144,6 +152,9 @@ def check_expansion(root: yaml.Node, allowance: int = ALIAS_EXPANSION_CAP) -> in
 
 def _mark(node: yaml.Node) -> Any:
     return node.start_mark
+
+
+_Fast.add_constructor("tag:yaml.org,2002:map", _Fast.construct_mapping)
 
 
 def fast_documents(text: str) -> list[tuple[int, Any]]:
@@ -207,14 +218,28 @@ def load_documents(text: str, path: str) -> tuple[list[tuple[int, Any]], list[Pr
     docs: list[tuple[int, Any]] = []
     loader = _Loader(text)
     allowance = ALIAS_EXPANSION_CAP
-    aliases = "*" in text
+    aliases = "*" in text  # without an alias indicator no value is shared: nothing to expand
+    start: Position = (0, 0)
     try:
         while loader.check_node():
             node = loader.get_node()
+            start = _pos(node)
             if aliases:
                 allowance -= check_expansion(node, allowance)
             docs.append((node.start_mark.line + 1, loader.construct_document(node)))
         return docs, []
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
+        # a tagged collection (`!!set`, `!!omap`...) PyYAML cannot build from what it holds
+        return docs, [
+            Problem(
+                path,
+                start[0],
+                start[1],
+                "",
+                "YAML error: this document cannot be read as plain YAML (remove tags such"
+                " as !!set or !!omap)",
+            )
+        ]
     except DuplicateKey as err:
         line, col = err.again
         return docs, [

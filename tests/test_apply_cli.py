@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.filter_servers import FilterProxy, serving
 from tests.helpers import Org, Project, api_project, run_on_terminal
 
 
@@ -135,7 +136,7 @@ def test_saved_plan_for_another_environment_is_refused(setup: tuple[Project, Org
     data["environment"] = "production"
     (project.root / "plan.json").write_text(json.dumps(data))
     result = project.run("apply", "plan.json")
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # refused, like a stale plan: it belongs elsewhere
     assert "planned for environment 'production', not 'test'" in result.output
     assert org.names() == []
 
@@ -154,12 +155,22 @@ def test_unsafe_plan_is_refused_by_apply_unless_forced(setup: tuple[Project, Org
     assert org.names() == ["C"]
 
 
-def test_partial_failure_applies_the_rest_and_exits_4(setup: tuple[Project, Org]) -> None:
-    project, org = setup
-    project.ruleset("Bad", "startedStage: {id: 999}\n")
-    project.ruleset("Good one")
-    project.ruleset("Good two")
-    result = project.run("apply", "--yes")
+def test_partial_failure_applies_the_rest_and_exits_4(tmp_path: Path, emulator: Any) -> None:
+    # the API refuses one create (a 422 with a pointer); the others still apply
+    project, org = api_project(tmp_path, emulator)
+    with serving(FilterProxy(emulator.url, mode="new", reject=("Bad",))) as url:
+        project.write(
+            "rulesync.yaml",
+            f"""\
+            default_environment: test
+            environments:
+              test: {{api_url: "{url}", auth: {{access_token_env: RULESYNC_TEST_TOKEN}}}}
+            """,
+        )
+        project.ruleset("Bad", "startedStage: Cold\n")
+        project.ruleset("Good one")
+        project.ruleset("Good two")
+        result = project.run("apply", "--yes")
     assert result.exit_code == 4
     assert "Applied: 2 created, 0 updated, 0 deleted; 1 failed" in result.stdout
     assert "failed: create 'Bad': POST /api/v2/rulesets: 422" in result.stdout

@@ -11,6 +11,7 @@ import pytest
 
 from rulesync.errors import Problem
 from rulesync.reports import annotation
+from tests.filter_servers import FilterProxy, serving
 from tests.helpers import Org, Project, api_project, run_on_terminal
 
 BAD = "callOptOutAction: never\nsequenceExclusivty: none\n"
@@ -113,11 +114,21 @@ def test_validate_json_reports_a_broken_config(tmp_path: Path) -> None:
     assert report["problems"][0]["path"] == "rulesync.yaml"
 
 
-def test_apply_json_is_the_report(setup: tuple[Project, Org]) -> None:
-    project, org = setup
-    project.ruleset("Bad", "startedStage: {id: 999}\n")
+def test_apply_json_is_the_report(tmp_path: Path, emulator: Any) -> None:
+    # the API refuses one create (a 422 with a pointer): a change that fails at apply time
+    project, org = api_project(tmp_path, emulator)
+    project.ruleset("Bad", "startedStage: Cold\n")
     project.ruleset("Good one")
-    result = project.run("apply", "--yes", "--format", "json")
+    with serving(FilterProxy(emulator.url, mode="new", reject=("Bad",))) as url:
+        project.write(
+            "rulesync.yaml",
+            f"""\
+            default_environment: test
+            environments:
+              test: {{api_url: "{url}", auth: {{access_token_env: RULESYNC_TEST_TOKEN}}}}
+            """,
+        )
+        result = project.run("apply", "--yes", "--format", "json")
     assert result.exit_code == 4
     report = json.loads(result.stdout)  # only the report is on stdout
     assert report["environment"] == "test" and report["success"] is False

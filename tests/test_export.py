@@ -278,8 +278,8 @@ def test_held_values_plan_no_change_until_edited_and_validate_says_why(
     drifted = project.run("plan")
     assert drifted.exit_code == 1
     assert (
-        "rulesets/legacy-values.yaml:4: 'Legacy values': the plan would have to send a held value"
-        in (drifted.output)
+        "rulesets/legacy-values.yaml:10:19: callOptOutAction: 'Legacy values': the plan would"
+        " have to send a held value" in (drifted.output)
     )
 
     text = path.read_text(encoding="utf-8")
@@ -591,9 +591,10 @@ def test_a_held_value_is_never_sent_not_even_to_create(setup: tuple[Project, Org
     project.ruleset("Fresh", "callOptOutAction: {held: never ever}\n")
     result = project.run("apply", "--yes")
     assert result.exit_code == 1
-    assert "rulesets/fresh.yaml:1: 'Fresh': the plan would have to send a held value" in (
-        result.output
-    )
+    assert (
+        "rulesets/fresh.yaml:2:19: callOptOutAction: 'Fresh': the plan would have to send a"
+        " held value"
+    ) in (result.output)
     assert "at most 4 characters, got 'never ever'" in result.output
     assert org.writes() == 0
 

@@ -342,3 +342,16 @@ def test_retries_of_one_request_are_bounded_in_time() -> None:
             client_for(server, deadline=1.0).list_all("rulesets")
         assert len(server.seen) <= 3
     assert time.monotonic() - started < 2.5
+
+
+def test_a_lookup_by_name_follows_links_next_only_on_the_api() -> None:
+    """outreach-conventions.yml (filtering.new_syntax, cursor pagination): the name lookup
+    pages too, so its links.next gets the same origin check as list_all."""
+    with Hostile(lambda h, s, r: Reply(200, {"data": []})) as attacker:
+
+        def api(h: Hostile, seen: Seen, _: BaseHTTPRequestHandler) -> Reply:
+            return page([ruleset(1, "A")], f"{attacker.api_url}/rulesets?page[after]=x")
+
+        with Hostile(api) as server, pytest.raises(ApiError, match="outside the configured"):
+            client_for(server).find_by_name("rulesets", "A")
+    assert attacker.seen == []

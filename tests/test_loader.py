@@ -144,7 +144,7 @@ def test_duplicate_names_across_files_name_both_places(project: Project) -> None
     project.write("rulesets/sub/two.yml", "# comment\nname: Same\n")
     code, out = validate(project)
     assert code == 1
-    assert "rulesets/sub/two.yml:2:1: name: 'Same' is also declared at rulesets/one.yaml:1" in out
+    assert "rulesets/sub/two.yml:2:7: name: 'Same' is also declared at rulesets/one.yaml:1" in out
 
 
 def test_multi_document_files_and_recursive_sorted_reading(project: Project) -> None:

@@ -56,7 +56,7 @@ def test_a_pin_to_a_missing_ruleset_is_an_error_naming_the_file(
     project.ruleset("Ghost", "id: 9999\n")
     result = project.run("plan")
     assert result.exit_code == 1
-    assert "rulesets/ghost.yaml:1" in result.output
+    assert "rulesets/ghost.yaml:2:5: id: 'Ghost': id 9999" in result.output
     assert "id 9999" in result.output and "does not exist" in result.output
 
 
@@ -66,7 +66,7 @@ def test_same_name_without_pins_is_still_a_duplicate(setup: tuple[Project, Org])
     project.ruleset("Inbound", "", file="b")
     result = project.run("validate")
     assert result.exit_code == 1
-    assert "rulesets/b.yaml:1:1: name: 'Inbound' is also declared at rulesets/a.yaml:1" in (
+    assert "rulesets/b.yaml:1:7: name: 'Inbound' is also declared at rulesets/a.yaml:1" in (
         result.output
     )
 
@@ -77,7 +77,7 @@ def test_one_id_pinned_by_two_files_is_an_error(setup: tuple[Project, Org]) -> N
     project.ruleset("Two", "id: 5\n")
     result = project.run("validate")
     assert result.exit_code == 1
-    assert "rulesets/two.yaml:1:1: id: id 5 is also pinned at rulesets/one.yaml:1" in result.output
+    assert "rulesets/two.yaml:2:5: id: id 5 is also pinned at rulesets/one.yaml:1" in result.output
 
 
 @pytest.mark.parametrize("value", ["0", "'5'", "true", "-3"])

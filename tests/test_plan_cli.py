@@ -156,14 +156,14 @@ def test_unknown_reference_offers_closest_names(setup: tuple[Project, Org]) -> N
     result = project.run("plan")
     assert result.exit_code == 1
     assert (
-        "rulesets/r.yaml:1: startedStage: no stage named 'Aproaching' in this org; did you "
+        "rulesets/r.yaml:2:15: startedStage: no stage named 'Aproaching' in this org; did you "
         "mean 'Approaching'?" in result.output
     )
-    assert "no user named 'revop@example.com'" in result.output
+    assert "rulesets/r.yaml:3:8: owner: no user named 'revop@example.com'" in result.output
     assert "Traceback" not in result.output
 
 
-def test_only_named_reference_kinds_are_listed_and_rulesets_in_pages(tmp_path: Path) -> None:
+def test_only_referenced_kinds_are_listed_and_rulesets_in_pages(tmp_path: Path) -> None:
     seed = tmp_path / "seed.json"
     seed.write_text(
         json.dumps(
@@ -183,8 +183,14 @@ def test_only_named_reference_kinds_are_listed_and_rulesets_in_pages(tmp_path: P
         assert result.exit_code == 0, result.output
         stats = org.stats()
         by_route = stats["by_route"]
-        assert by_route == {"GET /api/v2/rulesets": 3, "GET /api/v2/stages": 1}  # ceil(2500/1000)
-        assert json.loads(result.stdout)["api_requests"] == 4
+        # rulesets: ceil(2500/1000) pages; stages (by name) and users (an {id: N}, checked);
+        # never task priorities, which no file refers to
+        assert by_route == {
+            "GET /api/v2/rulesets": 3,
+            "GET /api/v2/stages": 1,
+            "GET /api/v2/users": 1,
+        }
+        assert json.loads(result.stdout)["api_requests"] == 5
 
 
 def test_odd_live_data_is_shown_as_it_is(tmp_path: Path) -> None:

@@ -27,6 +27,10 @@ from rulesync.render import render_markdown, render_text
 from rulesync.safety import Policy, refusals
 
 SETTINGS = Settings(environment="test", api_url="http://api", prune=True)
+# `{id: N}` references must exist in the org's reference data: ids 1-5 of each kind do.
+REFS = References(
+    {kind: {i: f"{kind} {i}" for i in range(1, 6)} for kind in set(RELATIONSHIPS.values())}
+)
 
 
 def attr_value(field: str) -> st.SearchStrategy[Any]:
@@ -102,7 +106,7 @@ def test_patch_applied_to_live_gives_desired(
     fields: dict[str, Any], attrs: dict[str, Any], rels: dict[str, Any]
 ) -> None:
     live = [live_resource(1, "R", attrs, rels)]
-    plan = build_plan([desired("R", fields)], live, refs=References(), settings=SETTINGS)
+    plan = build_plan([desired("R", fields)], live, refs=REFS, settings=SETTINGS)
     if not plan.changes:
         assert plan.unchanged == 1
         return
@@ -116,11 +120,11 @@ def test_patch_applied_to_live_gives_desired(
 @settings(max_examples=200, deadline=None)
 @given(fields=desired_fields)
 def test_planning_desired_against_itself_gives_no_changes(fields: dict[str, Any]) -> None:
-    first = build_plan([desired("R", fields)], [], refs=References(), settings=SETTINGS)
+    first = build_plan([desired("R", fields)], [], refs=REFS, settings=SETTINGS)
     (create,) = first.changes
     assert create.after is not None
     again = build_plan(
-        [desired("R", fields)], [as_live(9, create.after)], refs=References(), settings=SETTINGS
+        [desired("R", fields)], [as_live(9, create.after)], refs=REFS, settings=SETTINGS
     )
     assert again.changes == () and again.unchanged == 1
 
@@ -133,10 +137,8 @@ def test_planning_desired_against_itself_gives_no_changes(fields: dict[str, Any]
 def test_plan_is_ordered_and_deterministic(names: list[str], live_names: list[str]) -> None:
     wanted = [desired(n, {"stepOverridesEnabled": True}) for n in names]
     live = [live_resource(i + 1, n, {}, {}) for i, n in enumerate(live_names)]
-    one = build_plan(wanted, live, refs=References(), settings=SETTINGS)
-    two = build_plan(
-        list(reversed(wanted)), list(reversed(live)), refs=References(), settings=SETTINGS
-    )
+    one = build_plan(wanted, live, refs=REFS, settings=SETTINGS)
+    two = build_plan(list(reversed(wanted)), list(reversed(live)), refs=REFS, settings=SETTINGS)
     assert one.to_json() | {"generated_at": ""} == two.to_json() | {"generated_at": ""}
     order = {"create": 0, "update": 1, "delete": 2}
     keys = [(order[c.action], c.name) for c in one.changes]
@@ -191,7 +193,7 @@ def plan_with(updates: int, deletes: int, live: int, prune: bool = True) -> Plan
     return build_plan(
         wanted,
         resources,
-        refs=References(),
+        refs=REFS,
         settings=Settings(environment="t", api_url="x", prune=prune),
     )
 
@@ -255,7 +257,7 @@ def test_live_rulesets_without_a_usable_name_are_never_touched() -> None:
     plan = build_plan(
         [desired("Real", {"owner": None, "stepOverridesEnabled": True})],
         live,
-        refs=References(),
+        refs=REFS,
         settings=SETTINGS,
     )
     (change,) = plan.changes
