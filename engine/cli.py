@@ -374,7 +374,9 @@ def plan(
     Without --prune, live managed rulesets that no file declares are listed as kept. Problems
     only the org reveals (an unknown stage or user, an {id: N} that does not exist, a previous
     name several live rulesets share) are reported at PATH:LINE:COL of the field. A manage or
-    protect pattern that matches no live ruleset is warned about on stderr.
+    protect pattern that matches no live ruleset is warned about on stderr. With a static token,
+    the live rulesets are listed while the files are read; a file problem is still what stops
+    the plan.
 
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes
     (--detailed-exitcode only), 3 the plan is unsafe (it is still shown in full).

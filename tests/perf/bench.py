@@ -439,7 +439,7 @@ def compare_plan(size: int, *, repeat: int, deadline: Deadline, user_count: int)
 
 # One plan, stage by stage, in one process: the same calls the CLI makes (the live rulesets are
 # listed here after the files, to time each stage alone; `plan` itself overlaps the two).
-STAGES = """
+STAGE_TIMER = """
 import contextlib, json, os, sys, time
 t0 = time.perf_counter()
 import rulesync.cli
@@ -487,7 +487,7 @@ print(json.dumps({
 def measure_stages(
     size: int, *, repeat: int, deadline: Deadline, user_count: int
 ) -> dict[str, Any]:
-    """Median seconds of each stage of a plan of ``size`` rulesets (see STAGES)."""
+    """Median seconds of each stage of a plan of ``size`` rulesets (see STAGE_TIMER)."""
     rng = random.Random(size)
     live = [live_ruleset(rng, i, user_count) for i in range(1, size + 1)]
     drifted = set(rng.sample(range(size), max(1, round(size * DRIFT_SHARE))))
@@ -502,7 +502,7 @@ def measure_stages(
             runs = []
             for _ in range(repeat):
                 result = run_process(
-                    [sys.executable, "-c", STAGES], cwd=project, env=env, deadline=deadline
+                    [sys.executable, "-c", STAGE_TIMER], cwd=project, env=env, deadline=deadline
                 )
                 expect(result, (0,), "stages")
                 runs.append(json.loads(result["stdout"].strip().splitlines()[-1]))
