@@ -112,7 +112,7 @@ def read_flat(text: str) -> tuple[int, dict[str, Any], dict[str, Position]] | No
             if block is None:
                 return None  # indented under a key that has a value: PyYAML reads it
             doc[block] = {"id": entry[0]}
-            positions[block] = (number, entry[1])
+            positions[block] = _position(number, entry[1])
             block = None
             continue
         key, value, col = entry
@@ -124,10 +124,24 @@ def read_flat(text: str) -> tuple[int, dict[str, Any], dict[str, Position]] | No
             doc[key] = None  # its place in the order; the id line gives the value
             continue
         doc[key] = dict(value) if type(value) is dict else value  # a document owns its values
-        positions[key] = (number, col)
+        positions[key] = _position(number, col)
     if block is not None:
         return None
     return first, doc, positions
+
+
+# (line, column) pairs, one object each: files share them (memory at 50,000 files)
+_POSITIONS: dict[int, dict[int, Position]] = {}
+
+
+def _position(line: int, col: int) -> Position:
+    row = _POSITIONS.get(line)
+    if row is None:
+        row = _POSITIONS[line] = {}
+    found = row.get(col)
+    if found is None:
+        found = row[col] = (line, col)
+    return found
 
 
 _BLOCK = object()  # `key:` with nothing after it on its line

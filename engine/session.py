@@ -56,7 +56,9 @@ def read_live(
     client: Client, desired: list[Desired], *, ahead: ReadAhead | None = None
 ) -> LiveState:
     """Every live ruleset (1000 a page) and only the reference kinds the files name."""
-    rulesets = ahead.rulesets() if ahead is not None else client.list_all("rulesets")
+    rulesets = (
+        ahead.rulesets() if ahead is not None else share_references(client.list_all("rulesets"))
+    )
     labels = {
         kind: labels_from(kind, client.list_all(KINDS[kind][0]))
         for kind in sorted(kinds_named(desired))
@@ -78,7 +80,7 @@ class ReadAhead:
 
     def _run(self) -> None:
         try:
-            self._result = self.client.list_all("rulesets")
+            self._result = share_references(self.client.list_all("rulesets"))
         except BaseException as err:  # handed to the caller, who decides
             self._error = err
         finally:
@@ -133,3 +135,26 @@ def collector_paused() -> Iterator[None]:
         gc.freeze()
         if enabled:
             gc.enable()
+
+
+def share_references(rulesets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One object per distinct ``{"data": {"type", "id"}}`` relationship instead of one per
+    ruleset: live rulesets point at a few stages, task priorities and users, and these objects
+    are most of a listing's memory (50,000 rulesets). The listing is only read from here on."""
+    shared: dict[tuple[object, object], dict[str, Any]] = {}
+    for resource in rulesets:
+        rels = resource.get("relationships")
+        if not isinstance(rels, dict):
+            continue
+        for name, value in rels.items():
+            data = value.get("data", ()) if isinstance(value, dict) and len(value) == 1 else ()
+            if data is None:
+                key: tuple[object, object] = (None, None)
+            elif isinstance(data, dict) and len(data) == 2:
+                key = (data.get("type"), data.get("id"))
+                if not (type(key[0]) is str and type(key[1]) in (int, str)):
+                    continue
+            else:
+                continue
+            rels[name] = shared.setdefault(key, value)
+    return rulesets
