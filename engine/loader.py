@@ -75,9 +75,24 @@ class Desired:
         return {k: v for k, v in self.fields.items() if k in RELATIONSHIPS}
 
 
+@dataclass(frozen=True, slots=True)
+class _Declared:
+    """What a validated document declares: the model itself is let go at once (memory at
+    50,000 files)."""
+
+    name: str
+    previousNames: list[str]  # spelled as on the model
+    id: int | None
+    own: dict[str, Any]  # the managed fields it sets (see _own_fields)
+
+
+def _declared(model: RulesetFile) -> _Declared:
+    return _Declared(model.name, model.previousNames, model.id, _own_fields(model))
+
+
 @dataclass(frozen=True)
 class _Parsed:
-    model: RulesetFile
+    model: _Declared
     path: str
     line: int
     positions: Mapping[str, Position] = field(default_factory=dict)
@@ -224,7 +239,7 @@ def load_desired(
     }
     desired = []
     for item in parsed:
-        own = _own_fields(item.model)
+        own = item.model.own
         override = layers.get(("env", env.name, "overrides", item.model.name), {})
         override_at = _config_positions(
             config, ("environments", env.name, "overrides", item.model.name), override
@@ -358,7 +373,9 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
         flat = read_flat(text)
         if flat is not None:  # one flat mapping: no held value can be in it (no nesting)
             line, doc, positions = flat
-            return [_Parsed(RulesetFile.model_validate(doc), shown, line, positions)] if doc else []
+            if not doc:
+                return []
+            return [_Parsed(_declared(RulesetFile.model_validate(doc)), shown, line, positions)]
         parsed = []
         for line, doc in fast_documents(text):
             if doc is None:
@@ -366,7 +383,7 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
             if not isinstance(doc, dict) or held.split(doc)[1]:
                 return None
             model = RulesetFile.model_validate(doc)
-            parsed.append(_Parsed(model, shown, line, _value_positions(doc)))
+            parsed.append(_Parsed(_declared(model), shown, line, _value_positions(doc)))
         return parsed
     except (
         yaml.YAMLError,
@@ -412,7 +429,7 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
                 )
             )
             continue
-        parsed.append(_Parsed(model, shown, line, _value_positions(doc), kept))
+        parsed.append(_Parsed(_declared(model), shown, line, _value_positions(doc), kept))
     return parsed
 
 
