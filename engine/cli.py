@@ -52,6 +52,7 @@ from rulesync.render import render_json, render_markdown, render_text
 from rulesync.reports import annotation, apply_json, refused_json, validate_json
 from rulesync.safety import Policy, check, refusals, unmatched_patterns
 from rulesync.schemas import config_schema, ruleset_schema
+from rulesync.sequences import check_still_unused, with_blast_radius
 from rulesync.session import STATE_DIR, connect, read_live
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -207,6 +208,9 @@ def _make_plan(
         api_requests=client.requests,
     )
     the_plan = build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
+    the_plan, notes = with_blast_radius(the_plan, client)
+    for note in notes:
+        click.echo(f"Warning: {note}", err=True)
     for line in duplicate_notes(desired, live.rulesets, config.manage):
         click.echo(f"Warning: {line}", err=True)
     return the_plan
@@ -443,6 +447,7 @@ def _check_stale(the_plan: Plan, client: Client, fmt: str, *, bound: bool = Fals
         if bound:
             check_references(the_plan, client)
         check_stale(the_plan, client)
+        check_still_unused(the_plan, client)
     except StalePlan as err:
         if fmt == "json":
             click.echo(refused_json(the_plan, str(err)))

@@ -164,6 +164,28 @@ class Client:
             params = None  # the next link carries every parameter
         return items
 
+    def list_query(self, kind: str, query: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Every resource of ``kind`` the query string ``query`` selects, following
+        ``links.next``; ``[`` ``]`` and ``,`` are sent as they are (short URLs, and Outreach
+        reads ``filter[REL][id]=1,2`` as a list of ids)."""
+        url: str | None = f"{self.base_url}/{kind}?{urlencode(query, safe='[],')}"
+        items: list[dict[str, Any]] = []
+        while url:
+            body = self._json("GET", url)
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise ApiError(
+                    f"GET {self._shown(url)}: the answer has no data list; is api_url "
+                    "an Outreach API v2 address?",
+                    method="GET",
+                    url=self._shown(url),
+                )
+            items.extend(item for item in data if isinstance(item, dict))
+            links = body.get("links")
+            following = links.get("next") if isinstance(links, dict) else None
+            url = following if isinstance(following, str) else None
+        return items
+
     def list_by_ids(self, kind: str, ids: Iterable[int]) -> list[dict[str, Any]]:
         """Resources by id, up to 100 ids a request (short URLs)."""
         wanted = sorted(set(ids))

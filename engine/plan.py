@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +28,14 @@ class Kept:
 
 
 @dataclass(frozen=True)
+class SequenceRef:
+    """A sequence that uses a ruleset (the blast radius of changing or deleting it)."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
 class Change:
     action: Action
     name: str
@@ -36,6 +45,10 @@ class Change:
     after: dict[str, Any] | None = None
     patch: tuple[dict[str, Any], ...] = ()
     live_version: str | None = None
+    # updates and deletes: the sequences that use the ruleset; None when they could not be read
+    sequences: tuple[SequenceRef, ...] | None = ()
+    # why the credentials may not make this change (Outreach's authorization meta), or None
+    denied: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action, "name": self.name, "id": self.id}
@@ -51,6 +64,13 @@ class Change:
             )
         else:
             out.update(before=self.before, live_version=self.live_version)
+        if self.action != "create":
+            out["sequences"] = (
+                None
+                if self.sequences is None
+                else [{"id": s.id, "name": s.name} for s in self.sequences]
+            )
+            out["denied"] = self.denied
         return out
 
     @classmethod
@@ -64,7 +84,15 @@ class Change:
             after=data.get("after"),
             patch=tuple(data.get("patch") or ()),
             live_version=data.get("live_version"),
+            sequences=_sequence_refs(data.get("sequences", [])),
+            denied=data.get("denied"),
         )
+
+
+def _sequence_refs(raw: Any) -> tuple[SequenceRef, ...] | None:
+    if raw is None:
+        return None
+    return tuple(SequenceRef(id=s["id"], name=s["name"]) for s in raw)
 
 
 @dataclass(frozen=True)
@@ -144,6 +172,18 @@ class Plan:
             references=References.from_json(data["references"]),
             kept=tuple(Kept(id=k["id"], name=k["name"]) for k in data.get("kept", [])),
         )
+
+
+SHOWN_NAMES = 5  # sequence names listed in one line before "and N more"
+
+
+def describe(sequences: Iterable[SequenceRef], *, shown: int = SHOWN_NAMES) -> str:
+    """``2 sequences: 'A' (id 1), 'B' (id 4)``, collapsed beyond ``shown`` names."""
+    refs = list(sequences)
+    noun = "sequence" if len(refs) == 1 else "sequences"
+    names = ", ".join(f"{s.name!r} (id {s.id})" for s in refs[:shown])
+    more = f" and {len(refs) - shown} more" if len(refs) > shown else ""
+    return f"{len(refs)} {noun}: {names}{more}"
 
 
 def read_plan(path: Path) -> Plan:

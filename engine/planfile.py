@@ -60,6 +60,11 @@ class Create(_Strict):
     after: Document
 
 
+class SequenceItem(_Strict):
+    id: Id
+    name: StrictStr
+
+
 class Update(_Strict):
     action: Literal["update"]
     name: StrictStr
@@ -69,6 +74,8 @@ class Update(_Strict):
     after: Document
     patch: Annotated[list[PatchOp], Field(min_length=1)]
     live_version: Version
+    sequences: list[SequenceItem] | None
+    denied: StrictStr | None
 
 
 class Delete(_Strict):
@@ -77,6 +84,8 @@ class Delete(_Strict):
     id: Id
     before: LiveDocument
     live_version: Version
+    sequences: list[SequenceItem] | None
+    denied: StrictStr | None
 
 
 class Summary(_Strict):

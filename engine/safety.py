@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rulesync.errors import UnsafePlan
 from rulesync.loader import matches
-from rulesync.plan import Change, Plan
+from rulesync.plan import Change, Plan, describe
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,13 @@ def refusals(plan: Plan, policy: Policy) -> list[str]:
             reasons.append(
                 f"deletes {change.name!r}, which safety.protect {list(policy.protect)} protects"
             )
+        if change.sequences is None:
+            reasons.append(f"deletes {change.name!r}, but which sequences use it could not be read")
+        elif change.sequences:
+            reasons.append(
+                f"deletes {change.name!r}, which {describe(change.sequences)} still use"
+                " (they would be left without a ruleset); assign them another ruleset first"
+            )
     for change in plan.of("update"):
         reasons.extend(_update_refusals(change, policy))
     live = plan.live_managed
@@ -49,7 +56,16 @@ def refusals(plan: Plan, policy: Policy) -> list[str]:
             f"{policy.max_change_percent:g}% (applies from min_existing "
             f"{policy.min_existing})"
         )
-    return reasons
+    return [*reasons, *denials(plan)]
+
+
+def denials(plan: Plan) -> list[str]:
+    """Changes the credentials may not make: refused even with --force (they would fail)."""
+    return [
+        f"{c.action}s {c.name!r} (id {c.id}), which these credentials may not: {c.denied}"
+        for c in plan.changes
+        if c.denied
+    ]
 
 
 def _update_refusals(change: Change, policy: Policy) -> list[str]:
@@ -70,6 +86,15 @@ def _update_refusals(change: Change, policy: Policy) -> list[str]:
 def check(plan: Plan, policy: Policy, *, force: bool) -> list[str]:
     """Raise UnsafePlan unless ``force``; return the reasons that were overridden."""
     reasons = refusals(plan, policy)
+    denied = denials(plan)
+    if denied:
+        raise UnsafePlan(
+            "refusing a plan with changes these credentials may not make (nothing was"
+            " written):\n  - "
+            + "\n  - ".join(denied)
+            + "\nUse credentials with that scope or permission, or leave those rulesets out"
+            " (--target, or restore their files)."
+        )
     if reasons and not force:
         raise UnsafePlan(
             "refusing an unsafe plan:\n  - "
