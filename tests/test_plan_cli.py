@@ -184,13 +184,15 @@ def test_only_referenced_kinds_are_listed_and_rulesets_in_pages(tmp_path: Path) 
         stats = org.stats()
         by_route = stats["by_route"]
         # rulesets: ceil(2500/1000) pages; stages (by name) and users (an {id: N}, checked);
-        # never task priorities, which no file refers to
+        # never task priorities, which no file refers to; and one filtered listing of the
+        # sequences that use the two updated rulesets (their blast radius)
         assert by_route == {
             "GET /api/v2/rulesets": 3,
             "GET /api/v2/stages": 1,
             "GET /api/v2/users": 1,
+            "GET /api/v2/sequences": 1,
         }
-        assert json.loads(result.stdout)["api_requests"] == 5
+        assert json.loads(result.stdout)["api_requests"] == 6
 
 
 def test_odd_live_data_is_shown_as_it_is(tmp_path: Path) -> None:
