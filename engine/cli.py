@@ -52,7 +52,13 @@ from rulesync.render import render_json, render_markdown, render_text
 from rulesync.reports import annotation, apply_json, refused_json, validate_json
 from rulesync.safety import Policy, check, refusals, unmatched_patterns
 from rulesync.schemas import config_schema, ruleset_schema
-from rulesync.sequences import check_still_unused, with_blast_radius
+from rulesync.sequences import (
+    check_sequences_unmoved,
+    check_still_unused,
+    plan_assignments,
+    read_sequences,
+    with_blast_radius,
+)
 from rulesync.session import STATE_DIR, connect, read_live
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -208,8 +214,16 @@ def _make_plan(
         api_requests=client.requests,
     )
     the_plan = build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
-    the_plan, notes = with_blast_radius(the_plan, client)
-    for note in notes:
+    listed = None
+    if any(d.sequences is not None for d in desired):
+        listed = read_sequences(client)
+        the_plan, notes = plan_assignments(
+            the_plan, desired, live.rulesets, listed, targets=targets
+        )
+    else:
+        notes = []
+    the_plan, more = with_blast_radius(the_plan, client, listed)
+    for note in [*notes, *more]:
         click.echo(f"Warning: {note}", err=True)
     for line in duplicate_notes(desired, live.rulesets, config.manage):
         click.echo(f"Warning: {line}", err=True)
@@ -448,6 +462,7 @@ def _check_stale(the_plan: Plan, client: Client, fmt: str, *, bound: bool = Fals
             check_references(the_plan, client)
         check_stale(the_plan, client)
         check_still_unused(the_plan, client)
+        check_sequences_unmoved(the_plan, client)
     except StalePlan as err:
         if fmt == "json":
             click.echo(refused_json(the_plan, str(err)))
@@ -522,11 +537,16 @@ def _progress(total: int, client: Client) -> Iterator[Callable[[Outcome], None]]
 def _apply_summary(report: Report, client: Client) -> None:
     counts = {
         a: sum(1 for o in report.applied if o.change.action == a)
-        for a in ("create", "update", "delete")
+        for a in ("create", "update", "assign", "detach", "delete")
     }
+    moves = (
+        f", {counts['assign']} sequences assigned, {counts['detach']} detached"
+        if counts["assign"] or counts["detach"]
+        else ""
+    )
     click.echo(
         f"Applied: {counts['create']} created, {counts['update']} updated, "
-        f"{counts['delete']} deleted; {len(report.failed)} failed"
+        f"{counts['delete']} deleted{moves}; {len(report.failed)} failed"
         f"{f', {len(report.skipped)} not started' if report.skipped else ''}"
         f" ({client.requests} API requests)."
     )

@@ -14,8 +14,12 @@ from rulesync.planfile import plan_problems
 from rulesync.references import References
 
 FORMAT_VERSION = 1
-Action = Literal["create", "update", "delete"]
-ORDER: dict[str, int] = {"create": 0, "update": 1, "delete": 2}
+Action = Literal["create", "update", "assign", "detach", "delete"]
+# the order of apply's phases: a new ruleset exists before sequences are assigned to it, and
+# sequences leave a ruleset before it is deleted
+ACTIONS: tuple[Action, ...] = ("create", "update", "assign", "detach", "delete")
+ORDER: dict[str, int] = {action: number for number, action in enumerate(ACTIONS)}
+SEQUENCE_ACTIONS = ("assign", "detach")  # changes to a sequence's ruleset: `id` is the sequence
 MAX_SHOWN = 10  # problems listed for a damaged plan file
 
 
@@ -49,9 +53,17 @@ class Change:
     sequences: tuple[SequenceRef, ...] | None = ()
     # why the credentials may not make this change (Outreach's authorization meta), or None
     denied: str | None = None
+    # assign and detach: the sequence's ruleset before and after, {"id", "name"}; a ruleset
+    # this plan creates has id None until apply creates it
+    ruleset_from: dict[str, Any] | None = None
+    ruleset_to: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action, "name": self.name, "id": self.id}
+        if self.action in SEQUENCE_ACTIONS:
+            out.update(ruleset_from=self.ruleset_from, ruleset_to=self.ruleset_to)
+            out["denied"] = self.denied
+            return out
         if self.action == "create":
             out["after"] = self.after
         elif self.action == "update":
@@ -86,6 +98,8 @@ class Change:
             live_version=data.get("live_version"),
             sequences=_sequence_refs(data.get("sequences", [])),
             denied=data.get("denied"),
+            ruleset_from=data.get("ruleset_from"),
+            ruleset_to=data.get("ruleset_to"),
         )
 
 
@@ -110,7 +124,7 @@ class Plan:
 
     @property
     def summary(self) -> dict[str, int]:
-        counts = {"create": 0, "update": 0, "delete": 0}
+        counts: dict[str, int] = dict.fromkeys(ACTIONS, 0)
         for change in self.changes:
             counts[change.action] += 1
         return {**counts, "unchanged": self.unchanged}

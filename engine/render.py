@@ -17,8 +17,14 @@ from rulesync.plan import Change, Plan, describe
 MARKDOWN_LIMIT = 60_000
 MARKDOWN_KEPT = 50  # kept rulesets listed by name in a PR comment
 MARKDOWN_SEQUENCES = 50  # sequences listed by name under one change in a PR comment
-SYMBOL = {"create": "+", "update": "~", "delete": "-"}
-COLOR = {"create": "\033[32m", "update": "\033[33m", "delete": "\033[31m"}
+SYMBOL = {"create": "+", "update": "~", "assign": "»", "detach": "«", "delete": "-"}
+COLOR = {
+    "create": "\033[32m",
+    "update": "\033[33m",
+    "assign": "\033[36m",
+    "detach": "\033[35m",
+    "delete": "\033[31m",
+}
 RESET = "\033[0m"
 
 
@@ -26,9 +32,14 @@ def summary_line(plan: Plan) -> str:
     if not plan.changes:
         return "No changes."
     s = plan.summary
+    moves = (
+        f"; sequences: {s['assign']} to assign, {s['detach']} to detach"
+        if s["assign"] or s["detach"]
+        else ""
+    )
     return (
         f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete, "
-        f"{s['unchanged']} unchanged."
+        f"{s['unchanged']} unchanged{moves}."
     )
 
 
@@ -49,6 +60,8 @@ def value_text(plan: Plan, field: str, value: Any) -> str:
 def field_rows(plan: Plan, change: Change) -> list[tuple[str, str | None, str | None]]:
     """(field, old, new) for each field the change touches; old None on create, new on delete."""
     # the name is in the title already
+    if change.action in ("assign", "detach"):
+        return []
     if change.action == "create":
         return [(f, None, value_text(plan, f, v)) for f, v in _fields(change.after) if f != "name"]
     if change.action == "delete":
@@ -86,6 +99,11 @@ def render_text(plan: Plan, *, color: bool = False, warnings: Sequence[str] = ()
     for change in plan.changes:
         paint, reset = (COLOR[change.action], RESET) if color else ("", "")
         title = f"{paint}{SYMBOL[change.action]} {change.action}{reset} {change.name!r}"
+        if change.action in ("assign", "detach"):
+            out += ["  " + title + f" (sequence {change.id}): {moving(change)}"]
+            out += [f"      NOT ALLOWED: {change.denied}"] if change.denied else []
+            out.append("")
+            continue
         if change.id is not None:
             title += f" (id {change.id})"
         if change.renamed_from:
@@ -106,10 +124,22 @@ def render_text(plan: Plan, *, color: bool = False, warnings: Sequence[str] = ()
     return "\n".join(out) + "\n"
 
 
+def ruleset_label(ref: dict[str, Any] | None) -> str:
+    if ref is None:
+        return "no ruleset"
+    rid = ref.get("id")
+    return f"{ref.get('name')!r} ({'new' if rid is None else f'id {rid}'})"
+
+
+def moving(change: Change) -> str:
+    """``'Old' (id 3) → 'New' (id 5)``: the sequence's ruleset before and after."""
+    return f"{ruleset_label(change.ruleset_from)} → {ruleset_label(change.ruleset_to)}"
+
+
 def used_by(change: Change) -> str | None:
     """What a change touches beyond its ruleset: the sequences that use it (updates and
     deletes only), collapsed beyond a handful of names."""
-    if change.action == "create":
+    if change.action not in ("update", "delete"):
         return None
     if change.sequences is None:
         return "used by: unknown (the credentials cannot read sequences)"
@@ -221,7 +251,8 @@ def render_markdown(
     table = ["| | Ruleset | Action | Fields | Sequences |", "|---|---|---|---|---|"]
     rows = [
         f"| {SYMBOL[c.action]} | {_cell(c.name)} | {c.action}"
-        f"{' (renamed from ' + _cell(c.renamed_from) + ')' if c.renamed_from else ''} | "
+        f"{' (renamed from ' + _cell(c.renamed_from) + ')' if c.renamed_from else ''}"
+        f"{' sequence: ' + _cell(moving(c)) if c.action in ('assign', 'detach') else ''} | "
         f"{len(field_rows(plan, c))} | {_sequence_count(c)} |"
         for c in plan.changes
     ]
@@ -256,6 +287,9 @@ def _fit(parts: list[str], budget: int) -> int:
 
 def _details(plan: Plan, change: Change) -> str:
     title = f"{SYMBOL[change.action]} {change.action} <b>{md_text(change.name)}</b>"
+    if change.action in ("assign", "detach"):
+        line = f"{title} (sequence {change.id}): {md_text(moving(change))}"
+        return "\n".join([line, "", *_impact_markdown(change)])
     if change.id is not None:
         title += f" (id {change.id})"
     lines = [f"<details><summary>{title}</summary>", "", *_impact_markdown(change)]
@@ -278,7 +312,7 @@ def _details(plan: Plan, change: Change) -> str:
 
 
 def _sequence_count(change: Change) -> str:
-    if change.action == "create":
+    if change.action not in ("update", "delete"):
         return ""
     return "?" if change.sequences is None else str(len(change.sequences))
 
@@ -288,7 +322,7 @@ def _impact_markdown(change: Change) -> list[str]:
     lines: list[str] = []
     if change.denied:
         lines += [f"**Not allowed:** {md_text(change.denied)}", ""]
-    if change.action == "create":
+    if change.action not in ("update", "delete"):
         return lines
     if not change.sequences:
         return [*lines, f"_{used_by(change)}_", ""]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rulesync.errors import UnsafePlan
 from rulesync.loader import matches
-from rulesync.plan import Change, Plan, describe
+from rulesync.plan import SEQUENCE_ACTIONS, Change, Plan, SequenceRef, describe
 
 
 @dataclass(frozen=True)
@@ -35,13 +35,16 @@ def refusals(plan: Plan, policy: Policy) -> list[str]:
             )
         if change.sequences is None:
             reasons.append(f"deletes {change.name!r}, but which sequences use it could not be read")
-        elif change.sequences:
+        elif remaining := _still_using(plan, change):
             reasons.append(
-                f"deletes {change.name!r}, which {describe(change.sequences)} still use"
+                f"deletes {change.name!r}, which {describe(remaining)} still use"
                 " (they would be left without a ruleset); assign them another ruleset first"
             )
     for change in plan.of("update"):
         reasons.extend(_update_refusals(change, policy))
+    for change in plan.of("detach"):
+        if not plan.prune:
+            reasons.append(f"detaches sequence {change.name!r} (id {change.id}) but prune is off")
     live = plan.live_managed
     if deletes and live and len(deletes) >= live:
         reasons.append(
@@ -57,6 +60,16 @@ def refusals(plan: Plan, policy: Policy) -> list[str]:
             f"{policy.min_existing})"
         )
     return [*reasons, *denials(plan)]
+
+
+def _still_using(plan: Plan, delete: Change) -> list[SequenceRef]:
+    """The sequences using a deleted ruleset that the plan does not move or detach."""
+    leaving = {
+        c.id
+        for c in plan.changes
+        if c.action in SEQUENCE_ACTIONS and (c.ruleset_from or {}).get("id") == delete.id
+    }
+    return [s for s in delete.sequences or () if s.id not in leaving]
 
 
 def denials(plan: Plan) -> list[str]:

@@ -49,7 +49,7 @@ def test_plan_shows_the_sequences_each_update_and_delete_touches(
 ) -> None:
     project, org = setup
     inbound = org.create("Inbound", includeUnsubscribeLinks=False)
-    quiet = org.create("Quiet", includeUnsubscribeLinks=False)
+    org.create("Quiet", includeUnsubscribeLinks=False)
     org.create("Unchanged")
     assign(org, INBOUND, inbound)
     assign(org, WEBINAR, inbound)

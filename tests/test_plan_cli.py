@@ -39,7 +39,14 @@ def test_create_update_delete_in_order_with_patches(setup: tuple[Project, Org]) 
 
     plan = plan_json(project, "--prune")
     assert plan["format_version"] == 1 and plan["environment"] == "test"
-    assert plan["summary"] == {"create": 1, "update": 1, "delete": 1, "unchanged": 1}
+    assert plan["summary"] == {
+        "create": 1,
+        "update": 1,
+        "assign": 0,
+        "detach": 0,
+        "delete": 1,
+        "unchanged": 1,
+    }
     assert [(c["action"], c["name"]) for c in plan["changes"]] == [
         ("create", "Inbound leads"),
         ("update", "Outbound"),
