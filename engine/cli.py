@@ -329,6 +329,11 @@ def plan(
     name several live rulesets share) are reported at PATH:LINE:COL of the field. A manage or
     protect pattern that matches no live ruleset is warned about on stderr.
 
+    Each update and delete shows the sequences that use the ruleset (one filtered listing per
+    1,000 changed rulesets); files with `sequences:` plan assign (») and, with --prune, detach
+    («) changes. Deleting a ruleset in use, and a change the credentials may not make
+    (Outreach's canWrite/canDelete, the scope named), make the plan unsafe.
+
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes
     (--detailed-exitcode only), 3 the plan is unsafe (it is still shown in full).
     """
@@ -392,7 +397,9 @@ def apply(
     With PLAN_FILE (from `rulesync plan --out`), exactly that plan is applied, after checking
     that it was made for this environment, API URL and org (its stage, task priority and user
     ids and names), that today's manage and protect allow it, and that nothing it touches
-    changed since (else exit 3, nothing written). A damaged or edited plan file is exit 1.
+    changed since, including the sequences it assigns and those using a ruleset it deletes
+    (else exit 3, nothing written). A damaged or edited plan file is exit 1. A change the
+    credentials may not make is refused before writing, even with --force.
     Without it, a plan is made and shown, then applied once you confirm (--yes when there is
     no terminal).
 
