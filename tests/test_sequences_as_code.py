@@ -253,3 +253,24 @@ def test_a_lost_answer_to_a_sequence_patch_is_retried_and_verified(
         }
     )
     assert assigned == 1
+
+
+def test_a_server_that_ignores_the_assignment_is_caught_by_verification(
+    tmp_path: Path, emulator: Any
+) -> None:
+    def ignore_ruleset(method: str, path: str, body: Any) -> Any:
+        if method == "PATCH" and path.startswith("/api/v2/sequences/"):
+            body["data"].pop("relationships", None)  # answers 200, changes nothing
+        return body
+
+    with Proxy(emulator.url) as proxy:
+        proxy.tamper = ignore_ruleset
+        server = SimpleNamespace(url=proxy.url, api_url=proxy.api_url, token=emulator.token)
+        project, org = api_project(tmp_path, server)  # type: ignore[arg-type]
+        org.create("A")
+        project.ruleset("A", "sequences: [Webinar follow-up]\n")
+        result = project.run("apply", "--yes")
+    assert result.exit_code == 4, result.output
+    assert "verify: sequence 'Webinar follow-up' (id 3) uses ruleset None after apply, not 1" in (
+        result.stdout
+    )
