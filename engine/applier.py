@@ -101,7 +101,9 @@ def check_stale(plan: Plan, client: Client) -> None:
     """Refuse the whole plan when any ruleset it touches moved since it was planned: an id
     that changed, vanished or now carries another name, or a name to create (or rename to)
     that is now taken. Names are compared exactly."""
-    touched = {c.id: c for c in plan.changes if c.id is not None}
+    touched = {
+        c.id: c for c in plan.changes if c.id is not None and c.action not in SEQUENCE_ACTIONS
+    }
     claimed = {c.name: c for c in plan.changes if c.action == "create" or c.renamed_from}
     if not touched and not claimed:
         return

@@ -52,11 +52,14 @@ def test_a_new_ruleset_gets_its_sequences_in_one_apply(setup: tuple[Project, Org
             "denied": None,
         },
     ]
-    text = project.run("plan").stdout
+    text = project.run("plan", "--out", "plan.json").stdout
     assert "» assign 'Inbound demo request' (sequence 1): no ruleset → 'Inbound' (new)" in text
     assert "sequences: 2 to assign, 0 to detach." in text
+    shown = project.run("show", "plan.json")  # the saved plan reads back strictly
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.split("\n")[1:] == text.split("\n")[1:]
 
-    applied = project.run("apply", "--yes")
+    applied = project.run("apply", "plan.json")
     assert applied.exit_code == 0, applied.output
     new_id = int(org.by_name()["Inbound"]["id"])  # type: ignore[call-overload]
     assert ruleset_of(org, INBOUND) == ruleset_of(org, WEBINAR) == new_id
