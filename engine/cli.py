@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from rulesync import __version__
+from rulesync import __version__, console, redact
 from rulesync.applier import (
     Outcome,
     Report,
@@ -45,6 +45,7 @@ from rulesync.export import merged_defaults, read_files
 from rulesync.filenames import inside, write_files
 from rulesync.loader import Desired, load_desired, matches
 from rulesync.lock import environment_lock
+from rulesync.model import parse_duration
 from rulesync.plan import Plan, read_plan, write_plan
 from rulesync.planner import Settings, build_plan
 from rulesync.references import KINDS, References, labels_from
@@ -61,8 +62,6 @@ from rulesync.sequences import (
 )
 from rulesync.session import STATE_DIR, connect, read_live
 
-F = TypeVar("F", bound=Callable[..., Any])
-
 FORMATS = click.Choice(["text", "markdown", "json"])
 target_option = click.option(
     "--target",
@@ -73,28 +72,89 @@ target_option = click.option(
 )
 
 
-def handle_errors(func: F) -> F:
-    """Turn every RulesyncError into its message on stderr and its exit code."""
+class RulesyncGroup(click.Group):
+    """The one error boundary of the CLI, around the whole dispatch: a RulesyncError becomes its
+    message and exit code; a usage error exits 1 (2 means "changes" under --detailed-exitcode);
+    anything unexpected becomes one line, or its traceback with --debug. All output passes
+    through the redaction step and cannot fail on encoding."""
 
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    debug = False
+
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        RulesyncGroup.debug = False
+        redact.forget()
+        out, err = console.install()
         try:
-            return func(*args, **kwargs)
+            code = self._dispatch(args, prog_name, complete_var, **extra)
+        finally:
+            sys.stdout, sys.stderr = out, err
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+    def _dispatch(
+        self, args: list[str] | None, prog_name: str | None, complete_var: str | None, **extra: Any
+    ) -> int:
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            return result if isinstance(result, int) else 0
+        except click.ClickException as err:
+            err.show()
+            return 1
+        except click.Abort as err:
+            if isinstance(err.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+                click.echo("Interrupted.", err=True)
+                return 130
+            click.echo("Aborted!", err=True)
+            return 1
         except InvalidFiles as err:
             click.echo(str(err), err=True)  # PATH:LINE:COL lines, as editors and CI parse them
             _annotate(err.problems)
-            sys.exit(err.exit_code)
+            return err.exit_code
         except RulesyncError as err:
             click.echo(f"Error: {err}", err=True)
-            sys.exit(err.exit_code)
+            return err.exit_code
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
-            sys.exit(130)
+            return 130
+        except BrokenPipeError:
+            return 1  # the reader went away (e.g. `| head`): nothing left to tell it
+        except Exception as err:
+            if RulesyncGroup.debug:
+                traceback.print_exc(file=sys.stderr)
+            first = (str(err).strip().splitlines() or [""])[0][:300]
+            click.echo(
+                f"internal error: {type(err).__name__}"
+                f"{': ' + first if first else ''}; run with --debug for the traceback",
+                err=True,
+            )
+            return 1
 
-    return wrapper  # type: ignore[return-value]
+
+def _first_time(items: Iterable[Problem], seen: set[Problem]) -> list[Problem]:
+    fresh = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            fresh.append(item)
+    return fresh
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _max_wait(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    try:
+        return float(parse_duration(value))
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+@click.group(cls=RulesyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rulesync")
 @click.option(
     "--config",
@@ -112,8 +172,27 @@ def handle_errors(func: F) -> F:
     default=None,
     help="Environment from rulesync.yaml (default: its default_environment; env RULESYNC_ENV).",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Log each API request on stderr: method, path, status, timing, retries, pacing "
+    "(secrets redacted).",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="RULESYNC_DEBUG",
+    help="Show the traceback of an unexpected error, and debug logs (env RULESYNC_DEBUG).",
+)
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None, env_name: str | None) -> None:
+def main(
+    ctx: click.Context,
+    config_path: Path | None,
+    env_name: str | None,
+    verbose: bool,
+    debug: bool,
+) -> None:
     """Keep Outreach sequence rulesets as YAML in git, and make the live org match them.
 
     \b
@@ -123,28 +202,8 @@ def main(ctx: click.Context, config_path: Path | None, env_name: str | None) -> 
       rulesync apply              make the change, after confirmation
     """
     ctx.obj = {"config_path": config_path, "env_name": env_name}
-    _setup_logging()
-
-
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever sys.stderr is at the time (it is swapped under test runners)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.stream = sys.stderr
-        super().emit(record)
-
-
-def _setup_logging() -> None:
-    """Warnings of our own on stderr, one line each; urllib3's retry chatter stays quiet
-    (retries are counted in the plan header and the apply summary instead)."""
-    root = logging.getLogger("rulesync")
-    if not root.handlers:
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-        root.addHandler(handler)
-        root.setLevel(logging.WARNING)
-        root.propagate = False
-    logging.getLogger("urllib3").setLevel(logging.ERROR)
+    RulesyncGroup.debug = debug
+    console.setup_logging(verbose=verbose, debug=debug)
 
 
 def _annotate(problems: list[Problem]) -> None:
@@ -240,7 +299,6 @@ def _make_plan(
     help="json: one object on stdout (valid, rulesets, environments, problems).",
 )
 @click.pass_context
-@handle_errors
 def validate(ctx: click.Context, fmt: str) -> None:
     """Check ruleset files and rulesync.yaml, offline (no API call).
 
@@ -262,14 +320,18 @@ def validate(ctx: click.Context, fmt: str) -> None:
     problems: list[Problem] = []
     count = 0
     held: list[Problem] = []  # values kept as Outreach holds them: valid, but never sent
+    # each environment reads the same files: report each problem once (a set: a file may
+    # hold thousands)
+    seen: set[Problem] = set()
+    seen_held: set[Problem] = set()
     for env in config.environments.values():
         try:
             desired = load_desired(config, env)
         except InvalidFiles as err:
-            problems.extend(p for p in err.problems if p not in problems)
+            problems.extend(_first_time(err.problems, seen))
             continue
         count = len(desired)
-        held.extend(p for d in desired for p in d.held.values() if p not in held)
+        held.extend(_first_time((p for d in desired for p in d.held.values()), seen_held))
     if fmt == "json":
         _validate_json(problems, count, list(config.environments))
         return
@@ -313,7 +375,6 @@ def _validate_json(problems: list[Problem], count: int, environments: list[str])
 )
 @target_option
 @click.pass_context
-@handle_errors
 def plan(
     ctx: click.Context,
     out: Path | None,
@@ -371,6 +432,17 @@ def plan(
     help="Requests in flight at most.",
 )
 @click.option(
+    "--max-wait",
+    "max_wait",
+    default="15m",
+    show_default=True,
+    metavar="DURATION",
+    callback=_max_wait,
+    help="Wait at most this long (e.g. 90s, 15m, 1h) for the API's rate limit to reset or "
+    "a maintenance to end. Past it, no new write starts, those in flight finish, and the "
+    "summary lists what was not done and when the budget resets (exit 4).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json"]),
@@ -381,7 +453,6 @@ def plan(
 )
 @target_option
 @click.pass_context
-@handle_errors
 def apply(
     ctx: click.Context,
     plan_file: Path | None,
@@ -389,6 +460,7 @@ def apply(
     prune: bool,
     force: bool,
     parallelism: int,
+    max_wait: float,
     fmt: str,
     targets: tuple[str, ...],
 ) -> None:
@@ -424,12 +496,18 @@ def apply(
         if not the_plan.has_changes:
             _nothing_to_apply(the_plan, fmt)
             return
-        with _locked(config, env), connect(config, env, parallelism=parallelism) as client:
+        with (
+            _locked(config, env),
+            connect(config, env, parallelism=parallelism, max_wait=max_wait) as client,
+        ):
             _check_stale(the_plan, client, fmt, bound=True)
             _apply(the_plan, client, parallelism, fmt)
         return
     config, env, desired = _environment(ctx)
-    with _locked(config, env), connect(config, env, parallelism=parallelism) as client:
+    with (
+        _locked(config, env),
+        connect(config, env, parallelism=parallelism, max_wait=max_wait) as client,
+    ):
         the_plan = _make_plan(client, config, env, desired, prune=prune, targets=targets)
         to_stderr = fmt == "json"  # stdout is for the report
         click.echo(
@@ -491,6 +569,14 @@ def _apply(the_plan: Plan, client: Client, parallelism: int, fmt: str = "text") 
         click.echo(apply_json(the_plan, report, client.requests))
     else:
         _apply_summary(report, client)
+    if client.exhausted_until is not None:
+        reset = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(client.exhausted_until))
+        click.echo(
+            f"rate limit: the API's request budget is used up until {reset}, beyond "
+            "--max-wait; the changes marked 'not sent' were not started. Run apply again "
+            "after that time to finish.",
+            err=True,
+        )
     if report.interrupted:
         raise ApplyFailed(
             "interrupted: writes in flight finished, the rest were not started; "
@@ -567,7 +653,6 @@ def _apply_summary(report: Report, client: Client) -> None:
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.pass_context
-@handle_errors
 def show(ctx: click.Context, plan_file: Path, fmt: str) -> None:
     """Render a saved plan file (from `rulesync plan --out`).
 
@@ -598,7 +683,6 @@ def show(ctx: click.Context, plan_file: Path, fmt: str) -> None:
 )
 @target_option
 @click.pass_context
-@handle_errors
 def export(
     ctx: click.Context,
     out_dir: Path | None,
@@ -667,7 +751,6 @@ def export(
 
 @main.command()
 @click.argument("kind", type=click.Choice(["ruleset", "config"]), default="ruleset")
-@handle_errors
 def schema(kind: str) -> None:
     """Print the JSON Schema of a ruleset file, or with `config` of rulesync.yaml (for editors).
 

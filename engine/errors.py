@@ -77,6 +77,15 @@ class AuthError(ApiError):
     """Missing or rejected credentials."""
 
 
+class RateLimited(ApiError):
+    """The API's request budget is used up until ``reset_at`` (epoch seconds), further away
+    than the caller agreed to wait (``--max-wait``). Nothing was sent."""
+
+    def __init__(self, message: str, *, reset_at: float, method: str = "", url: str = "") -> None:
+        super().__init__(message, method=method, url=url, status=429)
+        self.reset_at = reset_at
+
+
 class UnknownReference(RulesyncError):
     """A stage, task priority or user named in a file does not exist."""
 

@@ -217,7 +217,9 @@ def read_plan(path: Path) -> Plan:
 def write_plan(plan: Plan, path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(plan.dumps(), encoding="utf-8")
+        # A live name may hold a lone surrogate (valid JSON, not UTF-8): written as its JSON
+        # escape \udXXX, which reads back exactly
+        path.write_text(plan.dumps(), encoding="utf-8", errors="backslashreplace")
     except OSError as err:
         raise ConfigError(f"{path}: cannot write the plan file: {err.strerror}") from None
 

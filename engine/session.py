@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rulesync.auth import StaticToken, token_source
-from rulesync.client import PAGE_SIZE, Client
+from rulesync.client import MAX_WAIT_S, PAGE_SIZE, Client
 from rulesync.config import Config, Environment
 from rulesync.errors import RulesyncError
 from rulesync.loader import Desired
@@ -18,7 +18,9 @@ STATE_DIR = ".rulesync"
 
 
 @contextmanager
-def connect(config: Config, env: Environment, *, parallelism: int = 4) -> Iterator[Client]:
+def connect(
+    config: Config, env: Environment, *, parallelism: int = 4, max_wait: float = MAX_WAIT_S
+) -> Iterator[Client]:
     if env.embedded:
         from rulesync.emulator.server import EmulatorStartError, start_embedded
 
@@ -31,13 +33,14 @@ def connect(config: Config, env: Environment, *, parallelism: int = 4) -> Iterat
                 server.api_url,
                 StaticToken(server.token, origin="embedded"),
                 parallelism=parallelism,
+                max_wait=max_wait,
             ) as client:
                 yield client
         finally:
             server.stop()
     else:
         tokens = token_source(env.auth, env_name=env.name)
-        with Client(env.api_url, tokens, parallelism=parallelism) as client:
+        with Client(env.api_url, tokens, parallelism=parallelism, max_wait=max_wait) as client:
             yield client
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import reprlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -67,7 +68,7 @@ class _Guarded(_BaseLoader):  # type: ignore[misc]
             ) from None
 
 
-class _Fast(_BaseLoader):  # type: ignore[misc]
+class _Fast(_Guarded):
     """The fast path for files without problems: duplicate keys refused, mappings carry the
     positions of their keys and values (for problems found later, at plan time). On any error
     the caller reads the file again with ``load_documents`` (guarded constructors)."""
@@ -97,16 +98,76 @@ class _Fast(_BaseLoader):  # type: ignore[misc]
         return result
 
 
+# Aliases may add at most this many values to a file (beyond those written out): enough for
+# any sharing of defaults, far too few for an "alias bomb" (a billion laughs, merge keys).
+ALIAS_EXPANSION_CAP = 100_000
+
+
+class AliasBomb(yaml.MarkedYAMLError):
+    """A document whose aliases expand too far (or refer to themselves)."""
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def check_expansion(root: yaml.Node, allowance: int = ALIAS_EXPANSION_CAP) -> int:
+    """Refuse a composed document whose aliases add more than ``allowance`` values, before
+    anything walks it; returns the values they add. Linear in the nodes written."""
+    sizes: dict[int, int] = {}
+    order: list[yaml.Node] = []
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in _children(node))
+            order.append(node)
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise AliasBomb(None, None, "an alias refers to a value that contains it", _mark(node))
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+    added = sizes[id(root)] - len(sizes)
+    if added > allowance:
+        culprit = next((n for n in order if sizes[id(n)] > allowance), root)
+        raise AliasBomb(
+            None,
+            None,
+            f"aliases in this file expand to more than {ALIAS_EXPANSION_CAP:,} values (an "
+            "alias bomb?); write the values out instead of repeating aliases",
+            _mark(culprit),
+        )
+    return added
+
+
+def _mark(node: yaml.Node) -> Any:
+    return node.start_mark
+
+
 _Fast.add_constructor("tag:yaml.org,2002:map", _Fast.construct_mapping)
 
 
 def fast_documents(text: str) -> list[tuple[int, Any]]:
     """(line, document) for every document; raises on any problem (then use load_documents)."""
     loader = _Fast(text)
+    allowance = ALIAS_EXPANSION_CAP
+    aliases = "*" in text  # without an alias indicator no value is shared: nothing to expand
     try:
         docs = []
         while loader.check_node():
             node = loader.get_node()
+            if aliases:
+                allowance -= check_expansion(node, allowance)
             docs.append((node.start_mark.line + 1, loader.construct_document(node)))
         return docs
     finally:
@@ -156,11 +217,15 @@ def load_documents(text: str, path: str) -> tuple[list[tuple[int, Any]], list[Pr
     """
     docs: list[tuple[int, Any]] = []
     loader = _Loader(text)
+    allowance = ALIAS_EXPANSION_CAP
+    aliases = "*" in text  # without an alias indicator no value is shared: nothing to expand
     start: Position = (0, 0)
     try:
         while loader.check_node():
             node = loader.get_node()
             start = _pos(node)
+            if aliases:
+                allowance -= check_expansion(node, allowance)
             docs.append((node.start_mark.line + 1, loader.construct_document(node)))
         return docs, []
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
@@ -242,6 +307,11 @@ def position_of(doc: Any, loc: Sequence[Any]) -> tuple[Position, bool]:
 
 def suggest(word: str, options: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` or nothing."""
+    return _suggest(word, tuple(options))
+
+
+@functools.lru_cache(maxsize=1024)  # a large file repeats the same unknown keys
+def _suggest(word: str, options: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     if not close:
         lowered = {o.lower(): o for o in options}
