@@ -356,21 +356,23 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
     return parsed
 
 
-_FLAT_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):[ ]*(\S?)", re.MULTILINE)
+_FLAT_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):[ ]*(\S?)")
 
 
 def _flat_positions(text: str) -> dict[str, Position]:
     """Where each value is in a flat file (one ``key: value`` a line, as the simple reader
     takes them); a value on the next line (``key:`` then ``  id: N``) is where that starts."""
     positions: dict[str, Position] = {}
-    for match in _FLAT_KEY.finditer(text):
-        line = text.count("\n", 0, match.start()) + 1
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        match = _FLAT_KEY.match(line)
+        if match is None:
+            continue
         if match.group(2):
-            positions[match.group(1)] = (line, match.start(2) - match.start() + 1)
+            positions[match.group(1)] = (index + 1, match.start(2) + 1)
         else:
-            rest = text[match.end() :].split("\n", 2)
-            below = rest[1] if len(rest) > 1 else ""
-            positions[match.group(1)] = (line + 1, len(below) - len(below.lstrip(" ")) + 1)
+            below = lines[index + 1] if index + 1 < len(lines) else ""
+            positions[match.group(1)] = (index + 2, len(below) - len(below.lstrip(" ")) + 1)
     return positions
 
 

@@ -312,7 +312,11 @@ def suggest(word: str, options: Iterable[str]) -> str:
 
 @functools.lru_cache(maxsize=1024)  # a large file repeats the same unknown keys
 def _suggest(word: str, options: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    # difflib's ratio is at most 2*min(len)/(sum of lens): options too short or too long to
+    # reach the cutoff are left out first (the same answer, without thousands of comparisons
+    # for a file full of unknown keys)
+    near = [o for o in options if 2 * min(len(o), len(word)) >= 0.6 * (len(o) + len(word))]
+    close = difflib.get_close_matches(word, near, n=1, cutoff=0.6) if near else []
     if not close:
         lowered = {o.lower(): o for o in options}
         if word.lower() in lowered:
@@ -358,6 +362,9 @@ def describe_error(error: Any) -> str:
     return _message(error)
 
 
+SUGGESTIONS_PER_DOCUMENT = 100
+
+
 def validation_problems(
     err: ValidationError,
     *,
@@ -370,6 +377,7 @@ def validation_problems(
     """pydantic errors -> Problems at the YAML positions they point to, one per field."""
     problems: list[Problem] = []
     seen: set[tuple[Any, ...]] = set()
+    suggestions = SUGGESTIONS_PER_DOCUMENT  # a file of thousands of unknown keys stays fast
     for error in err.errors():
         loc = tuple(error["loc"])
         field = str(loc[0]) if loc else ""
@@ -383,7 +391,8 @@ def validation_problems(
             if field in read_only:
                 message = "is read-only in Outreach and cannot be set; remove it"
             else:
-                message = "unknown field" + suggest(field, known_fields)
+                message = "unknown field" + (suggest(field, known_fields) if suggestions else "")
+                suggestions = max(0, suggestions - 1)
             (line, col), _ = position_of(doc, (*prefix, field))
             if isinstance(doc, LocatedDict):
                 target = _walk(doc, prefix)

@@ -27,12 +27,18 @@ MERGES = (
 
 
 def validate_measured(project: Project) -> tuple[subprocess.CompletedProcess[str], float, int]:
-    """`rulesync validate` in a subprocess: the result, seconds, and peak memory in MB."""
+    """`rulesync validate` in a subprocess: the result, seconds, and peak memory in MB.
+
+    The peak is the process's own VmHWM: ru_maxrss is no good here, since a child started
+    from a large parent (a long pytest run) inherits the parent's high-water mark."""
     probe = project.root / "rss.txt"
     code = (
-        "import atexit, resource, sys\n"
-        f"atexit.register(lambda: open({str(probe)!r}, 'w').write("
-        "str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))\n"
+        "import atexit\n"
+        "def peak():\n"
+        "    with open('/proc/self/status') as status:\n"
+        "        kib = next(int(l.split()[1]) for l in status if l.startswith('VmHWM:'))\n"
+        f"    open({str(probe)!r}, 'w').write(str(kib))\n"
+        "atexit.register(peak)\n"
         "from rulesync.cli import main\n"
         "main(['validate'])\n"
     )

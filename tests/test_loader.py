@@ -344,3 +344,19 @@ def test_a_held_value_must_be_a_plain_value(tmp_path: Path) -> None:
         result.output
     )
     assert "rulesets/legacy.yaml:3:8: owner:" in result.output  # relationships are never held
+
+
+def test_a_file_of_many_unknown_keys_is_reported_whole_with_suggestions_for_the_first(
+    project: Project,
+) -> None:
+    """Suggestions cost a comparison with every field: past the first hundred unknown keys of
+    a document they are left out, so a hostile file stays fast; every key is still reported."""
+    keys = "".join(f"includeUnsubscribeLink{i}: true\n" for i in range(150))
+    project.write("rulesets/x.yaml", "name: X\n" + keys)
+    code, out = validate(project)
+    assert code == 1
+    lines = [line for line in out.splitlines() if "unknown field" in line]
+    assert len(lines) == 150
+    hinted = [line for line in lines if "did you mean 'includeUnsubscribeLinks'?" in line]
+    assert len(hinted) == 100
+    assert lines[0].startswith("rulesets/x.yaml:2:1: includeUnsubscribeLink0: unknown field;")
