@@ -267,14 +267,20 @@ def _resolve(
     if isinstance(entry, dict):
         sequence = by_id.get(entry["id"])
         if sequence is None:
-            return None, item.problem("sequences", f"no sequence has id {entry['id']}")
+            return None, item.problem(
+                "sequences", f"no sequence has id {entry['id']}; fix the id or remove it"
+            )
         return sequence, None
     found = by_name.get(entry, [])
     if len(found) == 1:
         return found[0], None
     if not found:
         near = closest(entry, list(by_name))
-        hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+        hint = (
+            f"; did you mean {' or '.join(repr(n) for n in near)}?"
+            if near
+            else " (names are exact, case included; or write {id: N})"
+        )
         return None, item.problem("sequences", f"no sequence is named {entry!r}{hint}")
     ids = ", ".join(str(i) for i in sorted(resource_id(s) or 0 for s in found))
     return None, item.problem(

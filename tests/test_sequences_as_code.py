@@ -141,13 +141,18 @@ def test_a_name_several_sequences_share_is_a_located_error(tmp_path: Path) -> No
     seed = seeded(tmp_path, [(1, "Twin"), (2, "Twin"), (3, "Solo")])
     with EmulatorServer(token="t", seed_path=seed) as server:
         project, org = api_project(tmp_path / "p", server)
-        project.ruleset("R", "includeUnsubscribeLinks: true\nsequences:\n  - Solo\n  - Twin\n")
+        project.ruleset(
+            "R", "includeUnsubscribeLinks: true\nsequences:\n  - Solo\n  - Twin\n  - {id: 99}\n"
+        )
         result = project.run("plan")
         assert org.writes() == 0
     assert result.exit_code == 1, result.output
     assert (
         "rulesets/r.yaml:4:3: sequences: 2 sequences are named 'Twin' (ids 1, 2); write {id: N}"
         in result.stderr
+    )
+    assert "rulesets/r.yaml:4:3: sequences: no sequence has id 99; fix the id or remove it" in (
+        result.stderr
     )
 
 
