@@ -11,6 +11,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -82,6 +83,7 @@ class OAuthRefresh:
         client_secret: str,
         refresh_token: str,
         timeout: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = token_url
         self._client_id = client_id
@@ -91,6 +93,7 @@ class OAuthRefresh:
         self._expires_at = 0.0
         self._minted_at = -MINT_INTERVAL_S
         self._timeout = timeout
+        self._clock = clock  # token lifetimes and the one-mint-a-minute rule run on this
         self._lock = threading.Lock()
         for secret in (client_secret, refresh_token):
             redact.register(secret)
@@ -100,14 +103,14 @@ class OAuthRefresh:
 
     def token(self) -> str:
         with self._lock:
-            if self._access is None or time.monotonic() > self._expires_at - 60:
+            if self._access is None or self._clock() > self._expires_at - 60:
                 self._mint()
             assert self._access is not None
             return self._access
 
     def refresh(self) -> bool:
         with self._lock:
-            if time.monotonic() - self._minted_at < MINT_INTERVAL_S:
+            if self._clock() - self._minted_at < MINT_INTERVAL_S:
                 return False  # just minted and still refused: a new token will not help
             self._mint()
             return True
@@ -134,7 +137,7 @@ class OAuthRefresh:
             )
         redact.register(access)
         self._access = access
-        self._minted_at = time.monotonic()
+        self._minted_at = self._clock()
         self._expires_at = self._minted_at + _lifetime(body.get("expires_in"))
         rotated = body.get("refresh_token")
         if isinstance(rotated, str) and rotated and rotated != self._refresh:
