@@ -53,6 +53,13 @@ from rulesync.render import render_json, render_markdown, render_text
 from rulesync.reports import annotation, apply_json, refused_json, validate_json
 from rulesync.safety import Policy, check, refusals, unmatched_patterns
 from rulesync.schemas import config_schema, ruleset_schema
+from rulesync.sequences import (
+    check_sequences_unmoved,
+    check_still_unused,
+    plan_assignments,
+    read_sequences,
+    with_blast_radius,
+)
 from rulesync.session import STATE_DIR, connect, read_live
 
 FORMATS = click.Choice(["text", "markdown", "json"])
@@ -266,6 +273,17 @@ def _make_plan(
         api_requests=client.requests,
     )
     the_plan = build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
+    listed = None
+    if any(d.sequences is not None for d in desired):
+        listed = read_sequences(client)
+        the_plan, notes = plan_assignments(
+            the_plan, desired, live.rulesets, listed, targets=targets
+        )
+    else:
+        notes = []
+    the_plan, more = with_blast_radius(the_plan, client, listed)
+    for note in [*notes, *more]:
+        click.echo(f"Warning: {note}", err=True)
     for line in duplicate_notes(desired, live.rulesets, config.manage):
         click.echo(f"Warning: {line}", err=True)
     return the_plan
@@ -372,6 +390,11 @@ def plan(
     name several live rulesets share) are reported at PATH:LINE:COL of the field. A manage or
     protect pattern that matches no live ruleset is warned about on stderr.
 
+    Each update and delete shows the sequences that use the ruleset (one filtered listing per
+    1,000 changed rulesets); files with `sequences:` plan assign (») and, with --prune, detach
+    («) changes. Deleting a ruleset in use, and a change the credentials may not make
+    (Outreach's canWrite/canDelete, the scope named), make the plan unsafe.
+
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes
     (--detailed-exitcode only), 3 the plan is unsafe (it is still shown in full).
     """
@@ -446,7 +469,9 @@ def apply(
     With PLAN_FILE (from `rulesync plan --out`), exactly that plan is applied, after checking
     that it was made for this environment, API URL and org (its stage, task priority and user
     ids and names), that today's manage and protect allow it, and that nothing it touches
-    changed since (else exit 3, nothing written). A damaged or edited plan file is exit 1.
+    changed since, including the sequences it assigns and those using a ruleset it deletes
+    (else exit 3, nothing written). A damaged or edited plan file is exit 1. A change the
+    credentials may not make is refused before writing, even with --force.
     Without it, a plan is made and shown, then applied once you confirm (--yes when there is
     no terminal).
 
@@ -521,6 +546,8 @@ def _check_stale(the_plan: Plan, client: Client, fmt: str, *, bound: bool = Fals
         if bound:
             check_references(the_plan, client)
         check_stale(the_plan, client)
+        check_still_unused(the_plan, client)
+        check_sequences_unmoved(the_plan, client)
     except StalePlan as err:
         if fmt == "json":
             click.echo(refused_json(the_plan, str(err)))
@@ -603,11 +630,16 @@ def _progress(total: int, client: Client) -> Iterator[Callable[[Outcome], None]]
 def _apply_summary(report: Report, client: Client) -> None:
     counts = {
         a: sum(1 for o in report.applied if o.change.action == a)
-        for a in ("create", "update", "delete")
+        for a in ("create", "update", "assign", "detach", "delete")
     }
+    moves = (
+        f", {counts['assign']} sequences assigned, {counts['detach']} detached"
+        if counts["assign"] or counts["detach"]
+        else ""
+    )
     click.echo(
         f"Applied: {counts['create']} created, {counts['update']} updated, "
-        f"{counts['delete']} deleted; {len(report.failed)} failed"
+        f"{counts['delete']} deleted{moves}; {len(report.failed)} failed"
         f"{f', {len(report.skipped)} not started' if report.skipped else ''}"
         f" ({client.requests} API requests)."
     )

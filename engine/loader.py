@@ -37,7 +37,7 @@ from rulesync.yamlio import (
     validation_problems,
 )
 
-FILE_FIELDS = ("name", "previousNames", "id", *MANAGEABLE)
+FILE_FIELDS = ("name", "previousNames", "id", "sequences", *MANAGEABLE)
 RefValue = str | dict[str, int] | None
 
 
@@ -50,6 +50,8 @@ class Desired:
     fields: dict[str, Any]  # attribute values, and relationship refs: name/email, {"id": N}, None
     source: str  # PATH:LINE, for messages
     pinned_id: int | None = None  # `id: N` in the file: this live ruleset, whatever its name
+    # `sequences:` in the file: names or {"id": N} of the sequences that use it; None: unmanaged
+    sequences: tuple[str | dict[str, int], ...] | None = None
     # field -> (path, line, col) where it was set: the file, or a config default or override
     positions: Mapping[str, tuple[str, int, int]] = field(default_factory=dict)
 
@@ -171,7 +173,9 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
     }
     desired = []
     for item in parsed:
-        own = item.model.model_dump(exclude_unset=True, exclude={"name", "previousNames", "id"})
+        own = item.model.model_dump(
+            exclude_unset=True, exclude={"name", "previousNames", "id", "sequences"}
+        )
         override = layers.get(("env", env.name, "overrides", item.model.name), {})
         own_at = {str(k): (item.path, line, col) for k, (line, col) in item.positions.items()}
         override_at = _config_positions(
@@ -185,11 +189,21 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
                 fields={**base, **own, **{f: v for f, (v, _) in kept.items()}, **override},
                 source=f"{item.path}:{item.line}",
                 pinned_id=item.model.id,
+                sequences=_sequences(item.model),
                 positions={**base_at, **own_at, **override_at},
                 held={f: why for f, (_, why) in kept.items()},
             )
         )
     return desired
+
+
+def _sequences(model: RulesetFile) -> tuple[str | dict[str, int], ...] | None:
+    """The file's `sequences:` as names and ``{"id": N}``; null is managed (no sequence)."""
+    if "sequences" not in model.model_fields_set:
+        return None
+    return tuple(
+        entry if isinstance(entry, str) else {"id": entry.id} for entry in model.sequences or []
+    )
 
 
 def _config_positions(

@@ -7,10 +7,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from rulesync.auth import StaticToken, token_source
-from rulesync.client import MAX_WAIT_S, Client
+from rulesync.client import MAX_WAIT_S, PAGE_SIZE, Client
 from rulesync.config import Config, Environment
 from rulesync.errors import RulesyncError
 from rulesync.loader import Desired
+from rulesync.permissions import AUTHORIZATION_META
 from rulesync.references import KINDS, References, kinds_named, labels_from
 
 STATE_DIR = ".rulesync"
@@ -50,8 +51,10 @@ class LiveState:
 
 
 def read_live(client: Client, desired: list[Desired]) -> LiveState:
-    """Every live ruleset (1000 a page) and only the reference kinds the files name."""
-    rulesets = client.list_all("rulesets")
+    """Every live ruleset (1000 a page, with what the credentials may do to each) and only
+    the reference kinds the files name."""
+    query = [AUTHORIZATION_META, ("page[size]", str(PAGE_SIZE)), ("count", "false")]
+    rulesets = client.list_query("rulesets", query)
     labels = {
         kind: labels_from(kind, client.list_all(KINDS[kind][0]))
         for kind in sorted(kinds_named(desired))

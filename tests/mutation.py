@@ -29,12 +29,19 @@ ROOT = Path(__file__).resolve().parents[1]
 CORE: dict[str, list[str]] = {
     "planner": ["tests/test_planner.py", "tests/test_plan_cli.py", "tests/test_pins.py"],
     "documents": ["tests/test_planner.py", "tests/test_plan_cli.py", "tests/test_apply_wire.py"],
-    "safety": ["tests/test_planner.py", "tests/test_plan_cli.py", "tests/test_apply_cli.py"],
+    "safety": [
+        "tests/test_planner.py",
+        "tests/test_plan_cli.py",
+        "tests/test_apply_cli.py",
+        "tests/test_blast_radius.py",
+    ],
     "plan": ["tests/test_plan_cli.py", "tests/test_apply_cli.py"],
     "applier": ["tests/test_apply_cli.py", "tests/test_apply_wire.py", "tests/test_faults.py"],
     "client": ["tests/test_client.py", "tests/test_apply_cli.py"],
     "loader": ["tests/test_loader.py", "tests/test_pins.py", "tests/test_fastyaml.py"],
     "fastyaml": ["tests/test_fastyaml.py"],
+    "sequences": ["tests/test_blast_radius.py", "tests/test_sequences_as_code.py"],
+    "permissions": ["tests/test_blast_radius.py", "tests/test_sequences_as_code.py"],
 }
 KINDS = ("killed", "survived", "timeout", "suspicious", "untested")
 IGNORE = shutil.ignore_patterns(
