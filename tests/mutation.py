@@ -28,7 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # module -> the test files that exercise it (the runner stops at the first failure)
 CORE: dict[str, list[str]] = {
     "planner": ["tests/test_planner.py", "tests/test_plan_cli.py", "tests/test_pins.py"],
-    "documents": ["tests/test_planner.py", "tests/test_plan_cli.py", "tests/test_apply_wire.py"],
+    "documents": [
+        "tests/test_planner.py",
+        "tests/test_plan_cli.py",
+        "tests/test_apply_wire.py",
+        "tests/test_plan_files.py",
+    ],
     "safety": [
         "tests/test_planner.py",
         "tests/test_plan_cli.py",
