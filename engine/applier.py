@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rulesync.client import NAMES_PER_LOOKUP, PAGE_SIZE, Client, OutcomeUnknown
@@ -17,15 +17,18 @@ from rulesync.documents import (
     diff,
     fingerprint,
     live_document,
+    rel_value,
     resource_id,
     resource_name,
 )
 from rulesync.errors import ApiError, StalePlan
-from rulesync.plan import Action, Change, Plan
+from rulesync.plan import ACTIONS as PHASES
+from rulesync.plan import SEQUENCE_ACTIONS, Change, Plan
 from rulesync.references import KINDS, labels_from
 
 log = logging.getLogger(__name__)
 KIND = "rulesets"
+SEQUENCES = "sequences"
 CREATE_ATTEMPTS = 5
 
 
@@ -98,7 +101,9 @@ def check_stale(plan: Plan, client: Client) -> None:
     """Refuse the whole plan when any ruleset it touches moved since it was planned: an id
     that changed, vanished or now carries another name, or a name to create (or rename to)
     that is now taken. Names are compared exactly."""
-    touched = {c.id: c for c in plan.changes if c.id is not None}
+    touched = {
+        c.id: c for c in plan.changes if c.id is not None and c.action not in SEQUENCE_ACTIONS
+    }
     claimed = {c.name: c for c in plan.changes if c.action == "create" or c.renamed_from}
     if not touched and not claimed:
         return
@@ -227,9 +232,22 @@ def _delete(client: Client, change: Change) -> Outcome:
     return Outcome(change, True, "deleted" if gone_now else "already deleted", change.id)
 
 
+def _assign(client: Client, change: Change) -> Outcome:
+    """PATCH the sequence's ruleset relationship, and nothing else; a PATCH is idempotent, so
+    a lost answer is retried like any update."""
+    assert change.id is not None
+    target = (change.ruleset_to or {}).get("id")
+    data = None if target is None else {"type": "ruleset", "id": target}
+    body = {"type": "sequence", "id": change.id, "relationships": {"ruleset": {"data": data}}}
+    client.update(SEQUENCES, change.id, body)
+    return Outcome(change, True, "assigned" if data else "detached", change.id)
+
+
 ACTIONS: dict[str, Callable[[Client, Change], Outcome]] = {
     "create": _create,
     "update": _update,
+    "assign": _assign,
+    "detach": _assign,
     "delete": _delete,
 }
 
@@ -247,11 +265,12 @@ def apply_plan(
     stop = stop or threading.Event()
     report = Report()
     with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
-        actions: tuple[Action, ...] = ("create", "update", "delete")
-        for action in actions:
+        for action in PHASES:
             phase = plan.of(action)
             if action == "create" and phase and not stop.is_set():
                 phase = _not_taken(client, phase, report)
+            if action == "assign":
+                phase = _to_created(phase, report)
             if stop.is_set():
                 report.skipped.extend(phase)
                 continue
@@ -260,6 +279,25 @@ def apply_plan(
     if not report.interrupted:
         report.verify_errors = verify(plan, client, report)
     return report
+
+
+def _to_created(assigns: list[Change], report: Report) -> list[Change]:
+    """Assignments to a ruleset this apply created get its new id; those whose create failed
+    are not made (and say why)."""
+    created = {o.change.name: o.resource_id for o in report.applied if o.change.action == "create"}
+    ready = []
+    for change in assigns:
+        target = change.ruleset_to or {}
+        if target.get("id") is not None:
+            ready.append(change)
+        elif created.get(target.get("name", "")) is not None:
+            ready.append(
+                replace(change, ruleset_to={**target, "id": created[target.get("name", "")]})
+            )
+        else:
+            why = f"not assigned: the ruleset {target.get('name')!r} was not created"
+            report.outcomes.append(Outcome(change, False, why))
+    return ready
 
 
 def _not_taken(client: Client, creates: list[Change], report: Report) -> list[Change]:
@@ -330,9 +368,14 @@ def _safely(client: Client, change: Change) -> Outcome:
 
 def verify(plan: Plan, client: Client, report: Report) -> list[str]:
     """Re-read what was applied (list calls by id) and compare with the plan's ``after``."""
-    applied = [o for o in report.applied if o.resource_id is not None]
+    applied = [
+        o
+        for o in report.applied
+        if o.resource_id is not None and o.change.action not in SEQUENCE_ACTIONS
+    ]
+    moved = [o for o in report.applied if o.change.action in SEQUENCE_ACTIONS]
     if not applied:
-        return []
+        return _verify_sequences(client, moved)
     try:
         live = {
             resource_id(r): r
@@ -342,7 +385,7 @@ def verify(plan: Plan, client: Client, report: Report) -> list[str]:
         }
     except ApiError as err:
         return [f"could not verify the applied changes: {err}"]
-    problems = _duplicates_after(client, report)
+    problems = _duplicates_after(client, report) + _verify_sequences(client, moved)
     for outcome in applied:
         change, current = outcome.change, live.get(outcome.resource_id)
         if change.action == "delete":
@@ -361,6 +404,39 @@ def verify(plan: Plan, client: Client, report: Report) -> list[str]:
                 f"{change.name!r} (id {outcome.resource_id}) differs after apply at {paths}"
             )
     return problems
+
+
+def _verify_sequences(client: Client, moved: list[Outcome]) -> list[str]:
+    """Each assigned or detached sequence now uses the ruleset the plan gave it."""
+    if not moved:
+        return []
+    try:
+        live = {
+            resource_id(s): s
+            for s in client.list_by_ids(SEQUENCES, [o.change.id or 0 for o in moved])
+        }
+    except ApiError as err:
+        return [f"could not verify the assigned sequences: {err}"]
+    problems = []
+    for outcome in moved:
+        change, current = outcome.change, live.get(outcome.change.id)
+        want = (change.ruleset_to or {}).get("id")
+        if current is None:
+            problems.append(f"sequence {change.name!r} (id {change.id}) is missing after apply")
+        elif ruleset_of(current) != want:
+            problems.append(
+                f"sequence {change.name!r} (id {change.id}) uses ruleset {ruleset_of(current)}"
+                f" after apply, not {want}"
+            )
+    return problems
+
+
+def ruleset_of(sequence: dict[str, Any]) -> int | None:
+    """The id of the ruleset a sequence uses (None: no ruleset)."""
+    rels = sequence.get("relationships")
+    ruleset = rel_value(rels.get("ruleset")) if isinstance(rels, dict) else None
+    rid = ruleset.get("id") if ruleset else None
+    return rid if isinstance(rid, int) and not isinstance(rid, bool) else None
 
 
 def _duplicates_after(client: Client, report: Report) -> list[str]:

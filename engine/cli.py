@@ -249,6 +249,7 @@ def _make_plan(
     from rulesync.duplicates import notes as duplicate_notes
     from rulesync.planner import Settings, build_plan
     from rulesync.safety import unmatched_patterns
+    from rulesync.sequences import plan_assignments, read_sequences, with_blast_radius
     from rulesync.session import read_live
 
     live = read_live(client, desired, ahead=ahead)
@@ -265,6 +266,17 @@ def _make_plan(
         api_requests=client.requests,
     )
     the_plan = build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
+    listed = None
+    if any(d.sequences is not None for d in desired):
+        listed = read_sequences(client)
+        the_plan, notes = plan_assignments(
+            the_plan, desired, live.rulesets, listed, targets=targets
+        )
+    else:
+        notes = []
+    the_plan, more = with_blast_radius(the_plan, client, listed)
+    for note in [*notes, *more]:
+        click.echo(f"Warning: {note}", err=True)
     for line in duplicate_notes(desired, live.rulesets, config.manage):
         click.echo(f"Warning: {line}", err=True)
     return the_plan
@@ -378,6 +390,11 @@ def plan(
     the live rulesets are listed while the files are read; a file problem is still what stops
     the plan.
 
+    Each update and delete shows the sequences that use the ruleset (one filtered listing per
+    1,000 changed rulesets); files with `sequences:` plan assign (») and, with --prune, detach
+    («) changes. Deleting a ruleset in use, and a change the credentials may not make
+    (Outreach's canWrite/canDelete, the scope named), make the plan unsafe.
+
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes
     (--detailed-exitcode only), 3 the plan is unsafe (it is still shown in full).
     """
@@ -463,7 +480,9 @@ def apply(
     With PLAN_FILE (from `rulesync plan --out`), exactly that plan is applied, after checking
     that it was made for this environment, API URL and org (its stage, task priority and user
     ids and names), that today's manage and protect allow it, and that nothing it touches
-    changed since (else exit 3, nothing written). A damaged or edited plan file is exit 1.
+    changed since, including the sequences it assigns and those using a ruleset it deletes
+    (else exit 3, nothing written). A damaged or edited plan file is exit 1. A change the
+    credentials may not make is refused before writing, even with --force.
     Without it, a plan is made and shown, then applied once you confirm (--yes when there is
     no terminal).
 
@@ -545,11 +564,14 @@ def _check_stale(the_plan: Plan, client: Client, fmt: str, *, bound: bool = Fals
     another org's reference data); with --format json the report says so too."""
     from rulesync.applier import check_references, check_stale
     from rulesync.reports import refused_json
+    from rulesync.sequences import check_sequences_unmoved, check_still_unused
 
     try:
         if bound:
             check_references(the_plan, client)
         check_stale(the_plan, client)
+        check_still_unused(the_plan, client)
+        check_sequences_unmoved(the_plan, client)
     except StalePlan as err:
         if fmt == "json":
             click.echo(refused_json(the_plan, str(err)))
@@ -638,11 +660,16 @@ def _progress(total: int, client: Client) -> Iterator[Callable[[Outcome], None]]
 def _apply_summary(report: Report, client: Client) -> None:
     counts = {
         a: sum(1 for o in report.applied if o.change.action == a)
-        for a in ("create", "update", "delete")
+        for a in ("create", "update", "assign", "detach", "delete")
     }
+    moves = (
+        f", {counts['assign']} sequences assigned, {counts['detach']} detached"
+        if counts["assign"] or counts["detach"]
+        else ""
+    )
     click.echo(
         f"Applied: {counts['create']} created, {counts['update']} updated, "
-        f"{counts['delete']} deleted; {len(report.failed)} failed"
+        f"{counts['delete']} deleted{moves}; {len(report.failed)} failed"
         f"{f', {len(report.skipped)} not started' if report.skipped else ''}"
         f" ({client.requests} API requests)."
     )

@@ -261,7 +261,16 @@ class Client:
             params["newFilterSyntax"] = "true"
             for key, value in filters.items():
                 params[f"filter[{key}][]"] = [value] if isinstance(value, str) else value
-        url: str | None = f"{self.base_url}/{kind}"
+        return self._pages(f"{self.base_url}/{kind}", params)
+
+    def list_query(self, kind: str, query: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Every resource of ``kind`` the query string ``query`` selects, paged as list_all;
+        ``[`` ``]`` and ``,`` are sent as they are (short URLs, and Outreach reads
+        ``filter[REL][id]=1,2`` as a list of ids)."""
+        return self._pages(f"{self.base_url}/{kind}?{urlencode(query, safe='[],')}", None)
+
+    def _pages(self, first: str, params: dict[str, Any] | None) -> list[dict[str, Any]]:
+        url: str | None = first
         items: list[dict[str, Any]] = []
         seen: set[str] = set()
         pages = 0

@@ -38,7 +38,7 @@ from rulesync.yamlio import (
     validation_problems,
 )
 
-FILE_FIELDS = ("name", "previousNames", "id", *MANAGEABLE)
+FILE_FIELDS = ("name", "previousNames", "id", "sequences", *MANAGEABLE)
 RefValue = str | dict[str, int] | None
 
 
@@ -51,6 +51,8 @@ class Desired:
     fields: dict[str, Any]  # attribute values, and relationship refs: name/email, {"id": N}, None
     source: str  # PATH:LINE, for messages
     pinned_id: int | None = None  # `id: N` in the file: this live ruleset, whatever its name
+    # `sequences:` in the file: names or {"id": N} of the sequences that use it; None: unmanaged
+    sequences: tuple[str | dict[str, int], ...] | None = None
     # field -> (path, line, col) where rulesync.yaml sets it: an override, or a default the
     # file does not set
     positions: Mapping[str, tuple[str, int, int]] = field(default_factory=dict)
@@ -84,10 +86,13 @@ class _Declared:
     previousNames: list[str]  # spelled as on the model
     id: int | None
     own: dict[str, Any]  # the managed fields it sets (see _own_fields)
+    sequences: tuple[str | dict[str, int], ...] | None  # see _sequences
 
 
 def _declared(model: RulesetFile) -> _Declared:
-    return _Declared(model.name, model.previousNames, model.id, _own_fields(model))
+    return _Declared(
+        model.name, model.previousNames, model.id, _own_fields(model), _sequences(model)
+    )
 
 
 @dataclass(frozen=True)
@@ -253,6 +258,7 @@ def load_desired(
                 fields={**base, **own, **{f: v for f, (v, _) in kept.items()}, **override},
                 source=f"{item.path}:{item.line}",
                 pinned_id=item.model.id,
+                sequences=item.model.sequences,
                 positions={**config_at, **override_at},
                 file_positions=item.positions,
                 held={f: why for f, (_, why) in kept.items()},
@@ -261,7 +267,7 @@ def load_desired(
     return desired
 
 
-_NOT_FIELDS = frozenset({"name", "previousNames", "id"})
+_NOT_FIELDS = frozenset({"name", "previousNames", "id", "sequences"})
 
 
 def _own_fields(model: RulesetFile) -> dict[str, Any]:
@@ -275,6 +281,15 @@ def _own_fields(model: RulesetFile) -> dict[str, Any]:
         if isinstance(value, IdRef):
             own[name] = {"id": value.id}
     return own
+
+
+def _sequences(model: RulesetFile) -> tuple[str | dict[str, int], ...] | None:
+    """The file's `sequences:` as names and ``{"id": N}``; null is managed (no sequence)."""
+    if "sequences" not in model.model_fields_set:
+        return None
+    return tuple(
+        entry if isinstance(entry, str) else {"id": entry.id} for entry in model.sequences or []
+    )
 
 
 def _config_positions(

@@ -69,8 +69,9 @@ RELATIONSHIPS: dict[str, str] = {
     "startedStage": "stage",
 }
 READ_ONLY = ("createdAt", "updatedAt", "id", "sequences")
-# In a ruleset file `id` pins the live ruleset (SPEC §10), so only these are refused there.
-FILE_READ_ONLY = ("createdAt", "updatedAt", "sequences")
+# In a ruleset file `id` pins the live ruleset and `sequences` lists the sequences that use
+# it (SPEC §10), so only these are refused there.
+FILE_READ_ONLY = ("createdAt", "updatedAt")
 MANAGEABLE = (*ATTRIBUTES, *RELATIONSHIPS)
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
@@ -205,6 +206,14 @@ class RulesetFile(RulesetFields):
         ]
         | None
     ) = None
+    sequences: Annotated[
+        list[Ref] | None,
+        Field(
+            description="The sequences that use this ruleset, by name or {id: N}: exactly"
+            " these (others using it are detached with prune); null or [] means none."
+            " Omitted: sequences are not managed.",
+        ),
+    ] = None
 
 
 def ruleset_json_schema() -> dict[str, Any]:

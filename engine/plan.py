@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,14 +13,26 @@ from rulesync.errors import ConfigError
 from rulesync.references import References
 
 FORMAT_VERSION = 1
-Action = Literal["create", "update", "delete"]
-ORDER: dict[str, int] = {"create": 0, "update": 1, "delete": 2}
+Action = Literal["create", "update", "assign", "detach", "delete"]
+# the order of apply's phases: a new ruleset exists before sequences are assigned to it, and
+# sequences leave a ruleset before it is deleted
+ACTIONS: tuple[Action, ...] = ("create", "update", "assign", "detach", "delete")
+ORDER: dict[str, int] = {action: number for number, action in enumerate(ACTIONS)}
+SEQUENCE_ACTIONS = ("assign", "detach")  # changes to a sequence's ruleset: `id` is the sequence
 MAX_SHOWN = 10  # problems listed for a damaged plan file
 
 
 @dataclass(frozen=True)
 class Kept:
     """A live managed ruleset that no file declares, left alone because prune is off."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class SequenceRef:
+    """A sequence that uses a ruleset (the blast radius of changing or deleting it)."""
 
     id: int
     name: str
@@ -35,9 +48,21 @@ class Change:
     after: dict[str, Any] | None = None
     patch: tuple[dict[str, Any], ...] = ()
     live_version: str | None = None
+    # updates and deletes: the sequences that use the ruleset; None when they could not be read
+    sequences: tuple[SequenceRef, ...] | None = ()
+    # why the credentials may not make this change (Outreach's authorization meta), or None
+    denied: str | None = None
+    # assign and detach: the sequence's ruleset before and after, {"id", "name"}; a ruleset
+    # this plan creates has id None until apply creates it
+    ruleset_from: dict[str, Any] | None = None
+    ruleset_to: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action, "name": self.name, "id": self.id}
+        if self.action in SEQUENCE_ACTIONS:
+            out.update(ruleset_from=self.ruleset_from, ruleset_to=self.ruleset_to)
+            out["denied"] = self.denied
+            return out
         if self.action == "create":
             out["after"] = self.after
         elif self.action == "update":
@@ -50,6 +75,13 @@ class Change:
             )
         else:
             out.update(before=self.before, live_version=self.live_version)
+        if self.action != "create":
+            out["sequences"] = (
+                None
+                if self.sequences is None
+                else [{"id": s.id, "name": s.name} for s in self.sequences]
+            )
+            out["denied"] = self.denied
         return out
 
     @classmethod
@@ -63,7 +95,17 @@ class Change:
             after=data.get("after"),
             patch=tuple(data.get("patch") or ()),
             live_version=data.get("live_version"),
+            sequences=_sequence_refs(data.get("sequences", [])),
+            denied=data.get("denied"),
+            ruleset_from=data.get("ruleset_from"),
+            ruleset_to=data.get("ruleset_to"),
         )
+
+
+def _sequence_refs(raw: Any) -> tuple[SequenceRef, ...] | None:
+    if raw is None:
+        return None
+    return tuple(SequenceRef(id=s["id"], name=s["name"]) for s in raw)
 
 
 @dataclass(frozen=True)
@@ -81,7 +123,7 @@ class Plan:
 
     @property
     def summary(self) -> dict[str, int]:
-        counts = {"create": 0, "update": 0, "delete": 0}
+        counts: dict[str, int] = dict.fromkeys(ACTIONS, 0)
         for change in self.changes:
             counts[change.action] += 1
         return {**counts, "unchanged": self.unchanged}
@@ -145,6 +187,18 @@ class Plan:
             references=References.from_json(data["references"]),
             kept=tuple(Kept(id=k["id"], name=k["name"]) for k in data.get("kept", [])),
         )
+
+
+SHOWN_NAMES = 5  # sequence names listed in one line before "and N more"
+
+
+def describe(sequences: Iterable[SequenceRef], *, shown: int = SHOWN_NAMES) -> str:
+    """``2 sequences: 'A' (id 1), 'B' (id 4)``, collapsed beyond ``shown`` names."""
+    refs = list(sequences)
+    noun = "sequence" if len(refs) == 1 else "sequences"
+    names = ", ".join(f"{s.name!r} (id {s.id})" for s in refs[:shown])
+    more = f" and {len(refs) - shown} more" if len(refs) > shown else ""
+    return f"{len(refs)} {noun}: {names}{more}"
 
 
 def read_plan(path: Path) -> Plan:

@@ -60,6 +60,11 @@ class Create(_Strict):
     after: Document
 
 
+class SequenceItem(_Strict):
+    id: Id
+    name: StrictStr
+
+
 class Update(_Strict):
     action: Literal["update"]
     name: StrictStr
@@ -69,6 +74,8 @@ class Update(_Strict):
     after: Document
     patch: Annotated[list[PatchOp], Field(min_length=1)]
     live_version: Version
+    sequences: list[SequenceItem] | None
+    denied: StrictStr | None
 
 
 class Delete(_Strict):
@@ -77,11 +84,48 @@ class Delete(_Strict):
     id: Id
     before: LiveDocument
     live_version: Version
+    sequences: list[SequenceItem] | None
+    denied: StrictStr | None
+
+
+class RulesetRef(_Strict):
+    id: Id | None
+    name: StrictStr
+
+
+class LiveRulesetRef(_Strict):
+    id: Id
+    name: StrictStr
+
+
+class Assign(_Strict):
+    """A sequence given a ruleset (``id`` is the sequence's); ``ruleset_to.id`` None: the
+    ruleset this plan creates under that name."""
+
+    action: Literal["assign"]
+    name: StrictStr
+    id: Id
+    ruleset_from: LiveRulesetRef | None
+    ruleset_to: RulesetRef
+    denied: StrictStr | None
+
+
+class Detach(_Strict):
+    """A sequence left without a ruleset (prune)."""
+
+    action: Literal["detach"]
+    name: StrictStr
+    id: Id
+    ruleset_from: LiveRulesetRef
+    ruleset_to: None
+    denied: StrictStr | None
 
 
 class Summary(_Strict):
     create: Count
     update: Count
+    assign: Count
+    detach: Count
     delete: Count
     unchanged: Count
 
@@ -100,7 +144,9 @@ class PlanFile(_Strict):
     api_requests: Count
     live_managed: Count
     prune: StrictBool
-    changes: list[Annotated[Create | Update | Delete, Field(discriminator="action")]]
+    changes: list[
+        Annotated[Create | Update | Assign | Detach | Delete, Field(discriminator="action")]
+    ]
     references: dict[
         Literal["stage", "taskPriority", "user"],
         dict[Annotated[StrictStr, Field(pattern=r"^[1-9][0-9]{0,9}$")], StrictStr],
@@ -118,16 +164,25 @@ def plan_problems(data: Any) -> list[str]:
 
 
 def _consistency(plan: PlanFile, raw: dict[str, Any]) -> Iterator[str]:
-    counts = {"create": 0, "update": 0, "delete": 0}
-    ids: dict[int, int] = {}
+    counts = {"create": 0, "update": 0, "assign": 0, "detach": 0, "delete": 0}
+    ids: dict[tuple[str, int], int] = {}
+    created = {c.name for c in plan.changes if isinstance(c, Create)}
     for index, change in enumerate(plan.changes):
         where = f"changes[{index}]"
         counts[change.action] += 1
+        kind = "sequence" if isinstance(change, Assign | Detach) else "ruleset"
         if change.id is not None:
-            if change.id in ids:
-                yield f"{where}.id: id {change.id} is also changed at changes[{ids[change.id]}]"
-            ids[change.id] = index
-        if isinstance(change, Delete):
+            if (kind, change.id) in ids:
+                yield (
+                    f"{where}.id: {kind} {change.id} is also changed at"
+                    f" changes[{ids[(kind, change.id)]}]"
+                )
+            ids[(kind, change.id)] = index
+        if isinstance(change, Assign):
+            if change.ruleset_to.id is None and change.ruleset_to.name not in created:
+                yield f"{where}.ruleset_to.id: null, but the plan creates no such ruleset"
+            continue
+        if isinstance(change, Delete | Detach):
             continue
         yield from _document(change.after, f"{where}.after")
         if change.after.attributes.get("name") != change.name:
@@ -189,7 +244,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("create", "update", "delete") and out.endswith("]"):
+        elif part in ("create", "update", "assign", "detach", "delete") and out.endswith("]"):
             continue  # the union branch pydantic names; the action is in the value
         else:
             out += f".{part}" if out else str(part)

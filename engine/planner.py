@@ -20,6 +20,7 @@ from rulesync.documents import (
 from rulesync.errors import PlanError, PlanProblems, Problem
 from rulesync.loader import Desired, matches
 from rulesync.model import RELATIONSHIPS
+from rulesync.permissions import denied
 from rulesync.plan import Change, Kept, Plan
 from rulesync.references import References, resolve
 from rulesync.yamlio import closest
@@ -157,6 +158,7 @@ def build_plan(
                 after=after,
                 patch=tuple(patch),
                 live_version=fingerprint(match),
+                denied=denied(match, "update"),
             )
         )
     if errors:
@@ -184,6 +186,7 @@ def build_plan(
                 id=rid,
                 before=full_document(resource),
                 live_version=fingerprint(resource),
+                denied=denied(resource, "delete"),
             )
         )
 

@@ -9,15 +9,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from rulesync.model import DURATION_FIELDS, format_duration
-from rulesync.plan import Change, Plan
+from rulesync.plan import Change, Plan, describe
 
 # GitHub refuses comment and issue bodies over 65,536 characters, and has been measured
 # counting in UTF-8 bytes on some surfaces: the budget is counted in UTF-8 bytes, which is
 # never less than the count in characters or UTF-16 units, with room for a workflow's wrapper.
 MARKDOWN_LIMIT = 60_000
 MARKDOWN_KEPT = 50  # kept rulesets listed by name in a PR comment
-SYMBOL = {"create": "+", "update": "~", "delete": "-"}
-COLOR = {"create": "\033[32m", "update": "\033[33m", "delete": "\033[31m"}
+MARKDOWN_SEQUENCES = 50  # sequences listed by name under one change in a PR comment
+SYMBOL = {"create": "+", "update": "~", "assign": "»", "detach": "«", "delete": "-"}
+COLOR = {
+    "create": "\033[32m",
+    "update": "\033[33m",
+    "assign": "\033[36m",
+    "detach": "\033[35m",
+    "delete": "\033[31m",
+}
 RESET = "\033[0m"
 
 
@@ -25,9 +32,14 @@ def summary_line(plan: Plan) -> str:
     if not plan.changes:
         return "No changes."
     s = plan.summary
+    moves = (
+        f"; sequences: {s['assign']} to assign, {s['detach']} to detach"
+        if s["assign"] or s["detach"]
+        else ""
+    )
     return (
         f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete, "
-        f"{s['unchanged']} unchanged."
+        f"{s['unchanged']} unchanged{moves}."
     )
 
 
@@ -48,6 +60,8 @@ def value_text(plan: Plan, field: str, value: Any) -> str:
 def field_rows(plan: Plan, change: Change) -> list[tuple[str, str | None, str | None]]:
     """(field, old, new) for each field the change touches; old None on create, new on delete."""
     # the name is in the title already
+    if change.action in ("assign", "detach"):
+        return []
     if change.action == "create":
         return [(f, None, value_text(plan, f, v)) for f, v in _fields(change.after) if f != "name"]
     if change.action == "delete":
@@ -85,11 +99,17 @@ def render_text(plan: Plan, *, color: bool = False, warnings: Sequence[str] = ()
     for change in plan.changes:
         paint, reset = (COLOR[change.action], RESET) if color else ("", "")
         title = f"{paint}{SYMBOL[change.action]} {change.action}{reset} {change.name!r}"
+        if change.action in ("assign", "detach"):
+            out += ["  " + title + f" (sequence {change.id}): {moving(change)}"]
+            out += [f"      NOT ALLOWED: {change.denied}"] if change.denied else []
+            out.append("")
+            continue
         if change.id is not None:
             title += f" (id {change.id})"
         if change.renamed_from:
             title += f", renamed from {change.renamed_from!r}"
         out.append("  " + title)
+        out.extend(f"      {line}" for line in impact_lines(change))
         width = max((len(f) for f, _, _ in field_rows(plan, change)), default=0)
         for field, old, new in field_rows(plan, change):
             if change.action == "update":
@@ -102,6 +122,37 @@ def render_text(plan: Plan, *, color: bool = False, warnings: Sequence[str] = ()
     for warning in warnings:
         out.append(f"Unsafe: {warning}")
     return "\n".join(out) + "\n"
+
+
+def ruleset_label(ref: dict[str, Any] | None) -> str:
+    if ref is None:
+        return "no ruleset"
+    rid = ref.get("id")
+    return f"{ref.get('name')!r} ({'new' if rid is None else f'id {rid}'})"
+
+
+def moving(change: Change) -> str:
+    """``'Old' (id 3) → 'New' (id 5)``: the sequence's ruleset before and after."""
+    return f"{ruleset_label(change.ruleset_from)} → {ruleset_label(change.ruleset_to)}"
+
+
+def used_by(change: Change) -> str | None:
+    """What a change touches beyond its ruleset: the sequences that use it (updates and
+    deletes only), collapsed beyond a handful of names."""
+    if change.action not in ("update", "delete"):
+        return None
+    if change.sequences is None:
+        return "used by: unknown (the credentials cannot read sequences)"
+    if not change.sequences:
+        return "used by no sequence"
+    return f"used by {describe(change.sequences)}"
+
+
+def impact_lines(change: Change) -> list[str]:
+    lines = [line] if (line := used_by(change)) else []
+    if change.denied:
+        lines.append(f"NOT ALLOWED: {change.denied}")
+    return lines
 
 
 def kept_title(plan: Plan) -> str:
@@ -197,11 +248,12 @@ def render_markdown(
         head += ["", "</details>", ""]
     if not plan.changes:
         return "\n".join(head) + "\n"
-    table = ["| | Ruleset | Action | Fields |", "|---|---|---|---|"]
+    table = ["| | Ruleset | Action | Fields | Sequences |", "|---|---|---|---|---|"]
     rows = [
         f"| {SYMBOL[c.action]} | {_cell(c.name)} | {c.action}"
-        f"{' (renamed from ' + _cell(c.renamed_from) + ')' if c.renamed_from else ''} | "
-        f"{len(field_rows(plan, c))} |"
+        f"{' (renamed from ' + _cell(c.renamed_from) + ')' if c.renamed_from else ''}"
+        f"{' sequence: ' + _cell(moving(c)) if c.action in ('assign', 'detach') else ''} | "
+        f"{len(field_rows(plan, c))} | {_sequence_count(c)} |"
         for c in plan.changes
     ]
     sections = [_details(plan, c) for c in plan.changes]
@@ -212,7 +264,7 @@ def render_markdown(
     shown_sections = _fit(sections, budget)
     body = head + table + rows[:shown_rows]
     if shown_rows < len(rows):
-        body.append(f"| | … {len(rows) - shown_rows} more changes | | |")
+        body.append(f"| | … {len(rows) - shown_rows} more changes | | | |")
     body.append("")
     body += sections[:shown_sections]
     hidden = len(sections) - shown_sections
@@ -235,9 +287,12 @@ def _fit(parts: list[str], budget: int) -> int:
 
 def _details(plan: Plan, change: Change) -> str:
     title = f"{SYMBOL[change.action]} {change.action} <b>{md_text(change.name)}</b>"
+    if change.action in ("assign", "detach"):
+        line = f"{title} (sequence {change.id}): {md_text(moving(change))}"
+        return "\n".join([line, "", *_impact_markdown(change)])
     if change.id is not None:
         title += f" (id {change.id})"
-    lines = [f"<details><summary>{title}</summary>", ""]
+    lines = [f"<details><summary>{title}</summary>", "", *_impact_markdown(change)]
     if change.action == "update":
         lines += ["| Field | Before | After |", "|---|---|---|"]
         lines += [
@@ -254,3 +309,27 @@ def _details(plan: Plan, change: Change) -> str:
         ]
     lines += ["", "</details>", ""]
     return "\n".join(lines)
+
+
+def _sequence_count(change: Change) -> str:
+    if change.action not in ("update", "delete"):
+        return ""
+    return "?" if change.sequences is None else str(len(change.sequences))
+
+
+def _impact_markdown(change: Change) -> list[str]:
+    """The sequences a change touches, collapsible, names escaped; and a refusal, if any."""
+    lines: list[str] = []
+    if change.denied:
+        lines += [f"**Not allowed:** {md_text(change.denied)}", ""]
+    if change.action not in ("update", "delete"):
+        return lines
+    if not change.sequences:
+        return [*lines, f"_{used_by(change)}_", ""]
+    refs = change.sequences
+    noun = "sequence" if len(refs) == 1 else "sequences"
+    lines += [f"<details><summary>Used by {len(refs)} {noun}</summary>", ""]
+    lines += [f"- {md_text(s.name)} (id {s.id})" for s in refs[:MARKDOWN_SEQUENCES]]
+    if len(refs) > MARKDOWN_SEQUENCES:
+        lines.append(f"- … and {len(refs) - MARKDOWN_SEQUENCES} more (see the plan JSON)")
+    return [*lines, "", "</details>", ""]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rulesync.errors import UnsafePlan
 from rulesync.loader import matches
-from rulesync.plan import Change, Plan
+from rulesync.plan import SEQUENCE_ACTIONS, Change, Plan, SequenceRef, describe
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,18 @@ def refusals(plan: Plan, policy: Policy) -> list[str]:
             reasons.append(
                 f"deletes {change.name!r}, which safety.protect {list(policy.protect)} protects"
             )
+        if change.sequences is None:
+            reasons.append(f"deletes {change.name!r}, but which sequences use it could not be read")
+        elif remaining := _still_using(plan, change):
+            reasons.append(
+                f"deletes {change.name!r}, which {describe(remaining)} still use"
+                " (they would be left without a ruleset); assign them another ruleset first"
+            )
     for change in plan.of("update"):
         reasons.extend(_update_refusals(change, policy))
+    for change in plan.of("detach"):
+        if not plan.prune:
+            reasons.append(f"detaches sequence {change.name!r} (id {change.id}) but prune is off")
     live = plan.live_managed
     if deletes and live and len(deletes) >= live:
         reasons.append(
@@ -49,7 +59,26 @@ def refusals(plan: Plan, policy: Policy) -> list[str]:
             f"{policy.max_change_percent:g}% (applies from min_existing "
             f"{policy.min_existing})"
         )
-    return reasons
+    return [*reasons, *denials(plan)]
+
+
+def _still_using(plan: Plan, delete: Change) -> list[SequenceRef]:
+    """The sequences using a deleted ruleset that the plan does not move or detach."""
+    leaving = {
+        c.id
+        for c in plan.changes
+        if c.action in SEQUENCE_ACTIONS and (c.ruleset_from or {}).get("id") == delete.id
+    }
+    return [s for s in delete.sequences or () if s.id not in leaving]
+
+
+def denials(plan: Plan) -> list[str]:
+    """Changes the credentials may not make: refused even with --force (they would fail)."""
+    return [
+        f"{c.action}s {c.name!r} (id {c.id}), which these credentials may not: {c.denied}"
+        for c in plan.changes
+        if c.denied
+    ]
 
 
 def _update_refusals(change: Change, policy: Policy) -> list[str]:
@@ -70,6 +99,15 @@ def _update_refusals(change: Change, policy: Policy) -> list[str]:
 def check(plan: Plan, policy: Policy, *, force: bool) -> list[str]:
     """Raise UnsafePlan unless ``force``; return the reasons that were overridden."""
     reasons = refusals(plan, policy)
+    denied = denials(plan)
+    if denied:
+        raise UnsafePlan(
+            "refusing a plan with changes these credentials may not make (nothing was"
+            " written):\n  - "
+            + "\n  - ".join(denied)
+            + "\nUse credentials with that scope or permission, or leave those rulesets out"
+            " (--target, or restore their files)."
+        )
     if reasons and not force:
         raise UnsafePlan(
             "refusing an unsafe plan:\n  - "

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from rulesync.auth import StaticToken, TokenSource, token_source
-from rulesync.client import MAX_WAIT_S, Client
+from rulesync.client import MAX_WAIT_S, PAGE_SIZE, Client
 from rulesync.config import Config, Environment
 from rulesync.errors import RulesyncError
 from rulesync.loader import Desired
+from rulesync.permissions import AUTHORIZATION_META
 from rulesync.references import KINDS, References, kinds_named, labels_from
 
 STATE_DIR = ".rulesync"
@@ -46,6 +47,12 @@ def connect(
             yield client
 
 
+def list_rulesets(client: Client) -> list[dict[str, Any]]:
+    """Every live ruleset, 1000 a page, with what the credentials may do to each."""
+    query = [AUTHORIZATION_META, ("page[size]", str(PAGE_SIZE)), ("count", "false")]
+    return share_references(client.list_query("rulesets", query))
+
+
 @dataclass(frozen=True)
 class LiveState:
     rulesets: list[dict[str, object]]
@@ -55,10 +62,9 @@ class LiveState:
 def read_live(
     client: Client, desired: list[Desired], *, ahead: ReadAhead | None = None
 ) -> LiveState:
-    """Every live ruleset (1000 a page) and only the reference kinds the files name."""
-    rulesets = (
-        ahead.rulesets() if ahead is not None else share_references(client.list_all("rulesets"))
-    )
+    """Every live ruleset (1000 a page, with what the credentials may do to each) and only
+    the reference kinds the files name."""
+    rulesets = ahead.rulesets() if ahead is not None else list_rulesets(client)
     labels = {
         kind: labels_from(kind, client.list_all(KINDS[kind][0]))
         for kind in sorted(kinds_named(desired))
@@ -80,7 +86,7 @@ class ReadAhead:
 
     def _run(self) -> None:
         try:
-            self._result = share_references(self.client.list_all("rulesets"))
+            self._result = list_rulesets(self.client)
         except BaseException as err:  # handed to the caller, who decides
             self._error = err
         finally:

@@ -244,7 +244,14 @@ def test_one_edit_after_adoption_is_a_one_field_update(messy: tuple[Project, Org
     result = project.run("plan", "--format", "json")
     assert result.exit_code == 0, result.output
     plan = json.loads(result.stdout)
-    assert plan["summary"] == {"create": 0, "update": 1, "delete": 0, "unchanged": LIVE_COUNT - 1}
+    assert plan["summary"] == {
+        "create": 0,
+        "update": 1,
+        "assign": 0,
+        "detach": 0,
+        "delete": 0,
+        "unchanged": LIVE_COUNT - 1,
+    }
     (change,) = plan["changes"]
     assert (change["name"], change["id"]) == ("a-b", 101)
     assert change["patch"] == [

@@ -82,7 +82,8 @@ def test_valid_files_pass_and_durations_become_seconds(project: Project) -> None
         ("autoResumeOotoProspectsIn: true\n", "must be a whole number"),
         ("createdAt: 2024-01-01\n", "createdAt: is read-only in Outreach"),
         ("id: four\n", "id: "),
-        ("sequences: []\n", "sequences: is read-only"),
+        # a file may list its sequences (SPEC §10); a bare name is not a list
+        ("sequences: Inbound demo request\n", "rulesets/x.yaml:2:12: sequences: must be a list"),
         (
             "sequenceExclusivty: none\n",
             "rulesets/x.yaml:2:1: sequenceExclusivty: unknown field; "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from rulesync.plan import Change, Plan
+from rulesync.plan import Change, Plan, SequenceRef
 from rulesync.render import MARKDOWN_LIMIT, md_text, render_markdown
 
 HOSTILE = [
@@ -75,7 +75,7 @@ def test_every_hostile_name_stays_in_its_row_and_its_summary() -> None:
     table = [line for line in markdown.splitlines() if line.startswith("| + |")]
     assert len(table) == len(HOSTILE), "one table row per change, no extra rows"
     for row in table:
-        assert row.count("|") == 5, row
+        assert row.count("|") == 6, row  # symbol, ruleset, action, fields, sequences
     summaries = [line for line in markdown.splitlines() if line.startswith("<details>")]
     assert len(summaries) == len(HOSTILE)
     for line in summaries:
@@ -111,3 +111,24 @@ def test_the_comment_stays_under_the_limit_counted_in_utf8_bytes() -> None:
     assert len(markdown.encode("utf-8")) <= MARKDOWN_LIMIT
     assert "more changed rulesets are not shown here" in markdown
     assert markdown.count("<details>") == markdown.count("</details>") > 0
+
+
+def test_hostile_sequence_names_stay_inert_in_their_collapsed_list() -> None:
+    doc = {"attributes": {"name": "Shared", "includeUnsubscribeLinks": True}, "relationships": {}}
+    was = {"attributes": {"name": "Shared", "includeUnsubscribeLinks": False}, "relationships": {}}
+    change = Change(
+        action="update",
+        name="Shared",
+        id=5,
+        before=was,
+        after=doc,
+        patch=({"op": "replace", "path": "/attributes/includeUnsubscribeLinks", "value": True},),
+        live_version="sha256:" + "0" * 64,
+        sequences=tuple(SequenceRef(id=i + 1, name=n) for i, n in enumerate(HOSTILE)),
+    )
+    markdown = render_markdown(_plan([change]))
+    assert f"<details><summary>Used by {len(HOSTILE)} sequences</summary>" in markdown
+    items = [line for line in markdown.splitlines() if line.startswith("- ")]
+    assert items == [f"- {md_text(n)} (id {i + 1})" for i, n in enumerate(HOSTILE)]
+    assert markdown.count("<details>") == markdown.count("</details>") == 2
+    assert "<img" not in markdown and "](http" not in markdown and "@octocat" not in markdown

@@ -39,7 +39,14 @@ def test_create_update_delete_in_order_with_patches(setup: tuple[Project, Org]) 
 
     plan = plan_json(project, "--prune")
     assert plan["format_version"] == 1 and plan["environment"] == "test"
-    assert plan["summary"] == {"create": 1, "update": 1, "delete": 1, "unchanged": 1}
+    assert plan["summary"] == {
+        "create": 1,
+        "update": 1,
+        "assign": 0,
+        "detach": 0,
+        "delete": 1,
+        "unchanged": 1,
+    }
     assert [(c["action"], c["name"]) for c in plan["changes"]] == [
         ("create", "Inbound leads"),
         ("update", "Outbound"),
@@ -184,13 +191,15 @@ def test_only_referenced_kinds_are_listed_and_rulesets_in_pages(tmp_path: Path) 
         stats = org.stats()
         by_route = stats["by_route"]
         # rulesets: ceil(2500/1000) pages; stages (by name) and users (an {id: N}, checked);
-        # never task priorities, which no file refers to
+        # never task priorities, which no file refers to; and one filtered listing of the
+        # sequences that use the two updated rulesets (their blast radius)
         assert by_route == {
             "GET /api/v2/rulesets": 3,
             "GET /api/v2/stages": 1,
             "GET /api/v2/users": 1,
+            "GET /api/v2/sequences": 1,
         }
-        assert json.loads(result.stdout)["api_requests"] == 5
+        assert json.loads(result.stdout)["api_requests"] == 6
 
 
 def test_odd_live_data_is_shown_as_it_is(tmp_path: Path) -> None:

@@ -88,6 +88,20 @@ def _edit(data: dict[str, Any], edit: str) -> None:
         data["summary"]["delete"] = 3
     elif edit == "changes not a list":
         data["changes"] = {"0": update}
+    elif edit == "blast radius removed":
+        del update["sequences"]
+    elif edit == "assign to a ruleset not created":
+        data["changes"].append(
+            {
+                "action": "assign",
+                "name": "S",
+                "id": 1,
+                "ruleset_from": None,
+                "ruleset_to": {"id": None, "name": "Nowhere"},
+                "denied": None,
+            }
+        )
+        data["summary"]["assign"] = 1
 
 
 EDITS = {
@@ -99,6 +113,10 @@ EDITS = {
     "no live_version": "changes[1].live_version: Field required",
     "summary lies": "summary.delete: says 3, the plan has 0",
     "changes not a list": "changes: Input should be a valid list",
+    "blast radius removed": "changes[1].sequences: Field required",
+    "assign to a ruleset not created": (
+        "changes[2].ruleset_to.id: null, but the plan creates no such ruleset"
+    ),
 }
 
 
