@@ -11,23 +11,12 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from rulesync import __version__, console, redact
-from rulesync.applier import (
-    Outcome,
-    Report,
-    apply_plan,
-    check_bound,
-    check_references,
-    check_stale,
-)
-from rulesync.client import Client
 from rulesync.config import CONFIG_FILE, Config, Environment, load_config
-from rulesync.documents import resource_name
-from rulesync.duplicates import notes as duplicate_notes
 from rulesync.emulator.cli import emulator
 from rulesync.errors import (
     ApplyFailed,
@@ -38,29 +27,17 @@ from rulesync.errors import (
     StalePlan,
     UnsafePlan,
 )
-from rulesync.export import Options as ExportOptions
-from rulesync.export import Project as ExportProject
-from rulesync.export import export as run_export
-from rulesync.export import merged_defaults, read_files
-from rulesync.filenames import inside, write_files
-from rulesync.loader import Desired, load_desired, matches
-from rulesync.lock import environment_lock
 from rulesync.model import parse_duration
-from rulesync.plan import Plan, read_plan, write_plan
-from rulesync.planner import Settings, build_plan
-from rulesync.references import KINDS, References, labels_from
-from rulesync.render import render_json, render_markdown, render_text
-from rulesync.reports import annotation, apply_json, refused_json, validate_json
-from rulesync.safety import Policy, check, refusals, unmatched_patterns
-from rulesync.schemas import config_schema, ruleset_schema
-from rulesync.sequences import (
-    check_sequences_unmoved,
-    check_still_unused,
-    plan_assignments,
-    read_sequences,
-    with_blast_radius,
-)
-from rulesync.session import STATE_DIR, connect, read_live
+
+# Each command imports what it uses when it runs: `validate` never loads the HTTP stack,
+# `plan` neither the applier nor the emulator (unless the environment is `embedded`).
+if TYPE_CHECKING:
+    from rulesync.applier import Outcome, Report
+    from rulesync.client import Client
+    from rulesync.loader import Desired
+    from rulesync.plan import Plan
+    from rulesync.safety import Policy
+    from rulesync.session import ReadAhead
 
 FORMATS = click.Choice(["text", "markdown", "json"])
 target_option = click.option(
@@ -208,6 +185,8 @@ def main(
 
 def _annotate(problems: list[Problem]) -> None:
     """Under GitHub Actions, file problems also as error annotations on the pull request."""
+    from rulesync.reports import annotation
+
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for problem in problems:
             click.echo(annotation(problem, os.environ.get("GITHUB_WORKSPACE", "")), err=True)
@@ -227,6 +206,8 @@ def _color(stream: Any = None) -> bool:
 
 
 def _policy(config: Config) -> Policy:
+    from rulesync.safety import Policy
+
     return Policy(
         manage=config.manage,
         protect=config.safety.protect,
@@ -236,6 +217,8 @@ def _policy(config: Config) -> Policy:
 
 
 def _render(plan: Plan, fmt: str, warnings: list[str]) -> str:
+    from rulesync.render import render_json, render_markdown, render_text
+
     if fmt == "json":
         return render_json(plan)
     if fmt == "markdown":
@@ -245,6 +228,8 @@ def _render(plan: Plan, fmt: str, warnings: list[str]) -> str:
 
 def _environment(ctx: click.Context) -> tuple[Config, Environment, list[Desired]]:
     """Config, the chosen environment and its desired rulesets: all offline, before connecting."""
+    from rulesync.loader import load_desired
+
     config = _config(ctx)
     env = config.environment(ctx.obj["env_name"])
     return config, env, load_desired(config, env)
@@ -258,8 +243,16 @@ def _make_plan(
     *,
     prune: bool,
     targets: tuple[str, ...],
+    ahead: ReadAhead | None = None,
 ) -> Plan:
-    live = read_live(client, desired)
+    from rulesync.documents import resource_name
+    from rulesync.duplicates import notes as duplicate_notes
+    from rulesync.planner import Settings, build_plan
+    from rulesync.safety import unmatched_patterns
+    from rulesync.sequences import plan_assignments, read_sequences, with_blast_radius
+    from rulesync.session import read_live
+
+    live = read_live(client, desired, ahead=ahead)
     live_names = [n for r in live.rulesets if (n := resource_name(r)) is not None]
     for warning in unmatched_patterns(live_names, _policy(config)):
         click.echo(f"Warning: {warning}", err=True)
@@ -310,6 +303,8 @@ def validate(ctx: click.Context, fmt: str) -> None:
     also as annotations on the pull request). Exit 0 when valid, 1 otherwise. Values kept as
     `{held: VALUE}` are valid; a warning on stderr says why Outreach would refuse each on write.
     """
+    from rulesync.loader import load_desired, read_project
+
     try:
         config = _config(ctx)
     except InvalidFiles as err:
@@ -324,9 +319,10 @@ def validate(ctx: click.Context, fmt: str) -> None:
     # hold thousands)
     seen: set[Problem] = set()
     seen_held: set[Problem] = set()
+    files = read_project(config)  # each file is read once, whatever the environments
     for env in config.environments.values():
         try:
-            desired = load_desired(config, env)
+            desired = load_desired(config, env, files)
         except InvalidFiles as err:
             problems.extend(_first_time(err.problems, seen))
             continue
@@ -344,6 +340,8 @@ def validate(ctx: click.Context, fmt: str) -> None:
 
 
 def _validate_json(problems: list[Problem], count: int, environments: list[str]) -> None:
+    from rulesync.reports import validate_json
+
     click.echo(validate_json(problems, count, environments))
     if problems:
         _annotate(problems)
@@ -388,7 +386,9 @@ def plan(
     Without --prune, live managed rulesets that no file declares are listed as kept. Problems
     only the org reveals (an unknown stage or user, an {id: N} that does not exist, a previous
     name several live rulesets share) are reported at PATH:LINE:COL of the field. A manage or
-    protect pattern that matches no live ruleset is warned about on stderr.
+    protect pattern that matches no live ruleset is warned about on stderr. With a static token,
+    the live rulesets are listed while the files are read; a file problem is still what stops
+    the plan.
 
     Each update and delete shows the sequences that use the ruleset (one filtered listing per
     1,000 changed rulesets); files with `sequences:` plan assign (») and, with --prune, detach
@@ -398,9 +398,20 @@ def plan(
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes
     (--detailed-exitcode only), 3 the plan is unsafe (it is still shown in full).
     """
-    config, env, desired = _environment(ctx)
-    with connect(config, env) as client:
-        the_plan = _make_plan(client, config, env, desired, prune=prune, targets=targets)
+    from rulesync.loader import load_desired
+    from rulesync.plan import write_plan
+    from rulesync.safety import refusals
+    from rulesync.session import collector_paused, connect_ahead, reading_ahead
+
+    config = _config(ctx)
+    env = config.environment(ctx.obj["env_name"])
+    # the live rulesets are listed while the files are read (see session.reading_ahead)
+    with collector_paused(), reading_ahead(config, env) as ahead:
+        desired = load_desired(config, env)
+        with connect_ahead(config, env, ahead) as client:
+            the_plan = _make_plan(
+                client, config, env, desired, prune=prune, targets=targets, ahead=ahead
+            )
     warnings = refusals(the_plan, _policy(config))
     if out:
         write_plan(the_plan, out)
@@ -481,6 +492,12 @@ def apply(
     Progress goes to stderr: a bar on a terminal, one line per change otherwise (CI, logs).
     Exit codes: 0 applied, 1 error, 3 refused (unsafe or stale), 4 some changes failed.
     """
+    from rulesync.applier import check_bound
+    from rulesync.plan import read_plan
+    from rulesync.render import render_text
+    from rulesync.safety import check
+    from rulesync.session import connect
+
     if plan_file is not None:
         if prune or targets:
             raise ConfigError(
@@ -535,6 +552,9 @@ def apply(
 
 def _locked(config: Config, env: Environment) -> AbstractContextManager[None]:
     """One apply per environment at a time on this machine (the second waits, then refuses)."""
+    from rulesync.lock import environment_lock
+    from rulesync.session import STATE_DIR
+
     shown = f"{STATE_DIR}/{env.name}.lock"
     return environment_lock(config.root / STATE_DIR, env.name, shown=shown)
 
@@ -542,6 +562,10 @@ def _locked(config: Config, env: Environment) -> AbstractContextManager[None]:
 def _check_stale(the_plan: Plan, client: Client, fmt: str, *, bound: bool = False) -> None:
     """Refuse a plan whose rulesets moved (and, with ``bound``, a saved plan made against
     another org's reference data); with --format json the report says so too."""
+    from rulesync.applier import check_references, check_stale
+    from rulesync.reports import refused_json
+    from rulesync.sequences import check_sequences_unmoved, check_still_unused
+
     try:
         if bound:
             check_references(the_plan, client)
@@ -555,6 +579,9 @@ def _check_stale(the_plan: Plan, client: Client, fmt: str, *, bound: bool = Fals
 
 
 def _nothing_to_apply(the_plan: Plan, fmt: str, *, quiet: bool = False) -> None:
+    from rulesync.applier import Report
+    from rulesync.reports import apply_json
+
     if fmt == "json":
         click.echo(apply_json(the_plan, Report(), 0))
     elif not quiet:
@@ -562,6 +589,9 @@ def _nothing_to_apply(the_plan: Plan, fmt: str, *, quiet: bool = False) -> None:
 
 
 def _apply(the_plan: Plan, client: Client, parallelism: int, fmt: str = "text") -> None:
+    from rulesync.applier import apply_plan
+    from rulesync.reports import apply_json
+
     stop = threading.Event()
     with _progress(len(the_plan.changes), client) as progress:
         report = apply_plan(the_plan, client, parallelism=parallelism, progress=progress, stop=stop)
@@ -659,6 +689,9 @@ def show(ctx: click.Context, plan_file: Path, fmt: str) -> None:
     The plan is checked against the safety rules of rulesync.yaml, so an unsafe plan is
     flagged here as it was by `plan`. Nothing is read from or written to the API.
     """
+    from rulesync.plan import read_plan
+    from rulesync.safety import refusals
+
     the_plan = read_plan(plan_file)
     warnings = refusals(the_plan, _policy(_config(ctx)))
     click.echo(_render(the_plan, fmt, warnings), nl=False)
@@ -701,6 +734,16 @@ def export(
     Without --overwrite or --missing-only, export refuses (writing nothing) when a file
     already declares one of the live rulesets.
     """
+    from rulesync.documents import resource_name
+    from rulesync.export import Options as ExportOptions
+    from rulesync.export import Project as ExportProject
+    from rulesync.export import export as run_export
+    from rulesync.export import merged_defaults, read_files
+    from rulesync.filenames import inside, write_files
+    from rulesync.loader import matches
+    from rulesync.references import KINDS, References, labels_from
+    from rulesync.session import connect
+
     if overwrite and missing_only:
         raise ConfigError("--overwrite and --missing-only exclude each other; pick one")
     config = _config(ctx)
@@ -758,6 +801,8 @@ def schema(kind: str) -> None:
     yaml-language-server at one with a first line such as
     `# yaml-language-server: $schema=../ruleset.schema.json`.
     """
+    from rulesync.schemas import config_schema, ruleset_schema
+
     document = ruleset_schema() if kind == "ruleset" else config_schema()
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 

@@ -88,6 +88,26 @@ def diff(before: Document, after: Document) -> list[dict[str, Any]]:
     return ops
 
 
+def matches_live(resource: dict[str, Any], after: Document) -> bool:
+    """Whether the live ``resource`` already holds every field of ``after``: the answer of
+    ``not diff(live_document(resource, [*attributes, *relationships of after]), after)``, as
+    the planner asks it, without building the live document (most rulesets are unchanged)."""
+    attributes, relationships = after.get("attributes", {}), after.get("relationships", {})
+    if not (
+        RELATIONSHIPS.keys().isdisjoint(attributes) and RELATIONSHIPS.keys() >= relationships.keys()
+    ):
+        return not diff(live_document(resource, [*attributes, *relationships]), after)
+    attrs = resource.get("attributes")
+    attrs = attrs if isinstance(attrs, dict) else {}
+    for name, value in attributes.items():
+        old = attrs.get(name)
+        if type(old) is not type(value) or old != value:
+            return False
+    rels = resource.get("relationships")
+    rels = rels if isinstance(rels, dict) else {}
+    return all(_same(rel_value(rels.get(name)), value) for name, value in relationships.items())
+
+
 def _same(a: Any, b: Any) -> bool:
     # True == 1 in Python; a live `1` where the file says `true` is still a change
     return type(a) is type(b) and a == b

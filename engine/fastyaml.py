@@ -70,45 +70,105 @@ def _value(raw: str) -> Any:
     return _plain(raw)
 
 
+Position = tuple[int, int]  # (line, column), 1-based, as PyYAML's marks give them
+
+
 def simple_documents(text: str) -> list[tuple[int, dict[str, Any]]] | None:
     """``[(line, mapping)]`` for a file holding one flat mapping, as PyYAML would read it; an
     empty list for a file of only blank and comment lines; None for anything else."""
+    read = read_flat(text)
+    if read is None:
+        return None
+    return [(read[0], read[1])] if read[1] else []
+
+
+def read_flat(text: str) -> tuple[int, dict[str, Any], dict[str, Position]] | None:
+    """``(line, mapping, positions)`` for a file holding one flat mapping: the mapping as PyYAML
+    would read it, the line its first key is on, and where each value starts (the same marks
+    PyYAML gives: for ``key:`` then ``  id: N``, where ``id`` starts). An empty mapping for a
+    file of only blank and comment lines; None for anything else."""
     if not text.isascii() or "\r" in text or "\t" in text or _CONTROL.search(text):
         return None
     lines = text.split("\n")
+    entries: list[Any] = list(map(_LINES.get, lines))  # most lines were read in other files
+    if None in entries:
+        if len(_LINES) > _LINES_KEPT:
+            _LINES.clear()  # bounded: the lines worth keeping come back at once
+        for index, entry in enumerate(entries):
+            if entry is None:
+                entries[index] = _LINES[lines[index]] = _line(lines[index])
+    if _MISS in entries:
+        return None
     doc: dict[str, Any] = {}
+    positions: dict[str, Position] = {}
     first = 0
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        index += 1
-        number = index
-        if not line or line.lstrip(" ").startswith("#") or line.isspace():
+    block = None  # a `key:` whose `  id: N` must be the very next line
+    for number, entry in enumerate(entries, 1):
+        if entry is _SKIP:
+            if block is not None:
+                return None
             continue
-        match = _LINE.fullmatch(line)
-        if match is None:
-            return None
-        key, raw = match.group(1), match.group(2)
-        if key in doc or _plain(key) != key:
-            return None  # a duplicate (PyYAML's path reports it), or a key like `yes` or `null`
-        if raw:
-            value = _value(raw)
-        else:  # `key:` then `  id: N` alone below it: a relationship by id, block style
-            value, index = _block_id(lines, index)
-        if value is _MISS:
-            return None
-        doc[key] = value
+        if len(entry) == 2:  # an indented `id: N` line
+            if block is None:
+                return None  # indented under a key that has a value: PyYAML reads it
+            doc[block] = {"id": entry[0]}
+            positions[block] = _position(number, entry[1])
+            block = None
+            continue
+        key, value, col = entry
+        if block is not None or key in doc:
+            return None  # `key:` with more than an id below it, or a duplicate key
         first = first or number
-    return [(first, doc)] if doc else []
+        if value is _BLOCK:
+            block = key
+            doc[key] = None  # its place in the order; the id line gives the value
+            continue
+        doc[key] = dict(value) if type(value) is dict else value  # a document owns its values
+        positions[key] = _position(number, col)
+    if block is not None:
+        return None
+    return first, doc, positions
 
 
-def _block_id(lines: list[str], index: int) -> tuple[Any, int]:
-    ref = _BLOCK_ID.fullmatch(lines[index]) if index < len(lines) else None
-    if ref is None:
-        return _MISS, index
-    for line in lines[index + 1 :]:
-        if line and not line.isspace() and not line.lstrip(" ").startswith("#"):
-            if line[0] == " ":
-                return _MISS, index  # the nested mapping goes on: PyYAML reads it
-            break
-    return {"id": int(ref.group(1))}, index + 1
+# (line, column) pairs, one object each: files share them (memory at 50,000 files)
+_POSITIONS: dict[int, dict[int, Position]] = {}
+
+
+def _position(line: int, col: int) -> Position:
+    row = _POSITIONS.get(line)
+    if row is None:
+        row = _POSITIONS[line] = {}
+    found = row.get(col)
+    if found is None:
+        found = row[col] = (line, col)
+    return found
+
+
+_BLOCK = object()  # `key:` with nothing after it on its line
+_SKIP = object()  # a blank or comment line
+# line -> (key, value, column of the value), (id, column) for an indented `id: N` line,
+# _SKIP or _MISS: most lines of ruleset files repeat from file to file
+_LINES: dict[str, Any] = {}
+_LINES_KEPT = 20_000
+
+
+def _line(line: str) -> Any:
+    """What one line of a flat file holds; ``_MISS`` when it is anything else or the reading
+    is not sure (then PyYAML reads the file)."""
+    if not line or line.isspace() or line.lstrip(" ").startswith("#"):
+        return _SKIP
+    if line[0] == " ":
+        ref = _BLOCK_ID.fullmatch(line)
+        return (int(ref.group(1)), len(line) - len(line.lstrip(" ")) + 1) if ref else _MISS
+    match = _LINE.fullmatch(line)
+    if match is None:
+        return _MISS
+    key, raw = match.group(1), match.group(2)
+    if _plain(key) != key:
+        return _MISS  # a key like `yes` or `null`
+    if not raw:
+        return key, _BLOCK, 0
+    value = _value(raw)
+    if value is _MISS:
+        return _MISS
+    return key, value, match.start(2) + 1

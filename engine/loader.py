@@ -17,12 +17,13 @@ from pydantic import ValidationError
 from rulesync import held
 from rulesync.config import Config, Environment
 from rulesync.errors import InvalidFiles, Problem
-from rulesync.fastyaml import simple_documents
+from rulesync.fastyaml import read_flat
 from rulesync.model import (
     FILE_READ_ONLY,
     MANAGEABLE,
     READ_ONLY,
     RELATIONSHIPS,
+    IdRef,
     RulesetFields,
     RulesetFile,
 )
@@ -52,14 +53,19 @@ class Desired:
     pinned_id: int | None = None  # `id: N` in the file: this live ruleset, whatever its name
     # `sequences:` in the file: names or {"id": N} of the sequences that use it; None: unmanaged
     sequences: tuple[str | dict[str, int], ...] | None = None
-    # field -> (path, line, col) where it was set: the file, or a config default or override
+    # field -> (path, line, col) where rulesync.yaml sets it: an override, or a default the
+    # file does not set
     positions: Mapping[str, tuple[str, int, int]] = field(default_factory=dict)
+    # field -> (line, col) of its value in the file (the path of ``source``)
+    file_positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def problem(self, name: str, message: str, *, label: str | None = None) -> Problem:
         """A problem located at the field ``name`` (the document's start when unknown)."""
+        path, _, line = self.source.rpartition(":")
         where = self.positions.get(name)
+        if where is None and name in self.file_positions:
+            where = (path, *self.file_positions[name])
         if where is None:
-            path, _, line = self.source.rpartition(":")
             where = (path, int(line) if line.isdigit() else 0, 1)
         return Problem(where[0], where[1], where[2], name if label is None else label, message)
 
@@ -71,9 +77,27 @@ class Desired:
         return {k: v for k, v in self.fields.items() if k in RELATIONSHIPS}
 
 
+@dataclass(frozen=True, slots=True)
+class _Declared:
+    """What a validated document declares: the model itself is let go at once (memory at
+    50,000 files)."""
+
+    name: str
+    previousNames: list[str]  # spelled as on the model
+    id: int | None
+    own: dict[str, Any]  # the managed fields it sets (see _own_fields)
+    sequences: tuple[str | dict[str, int], ...] | None  # see _sequences
+
+
+def _declared(model: RulesetFile) -> _Declared:
+    return _Declared(
+        model.name, model.previousNames, model.id, _own_fields(model), _sequences(model)
+    )
+
+
 @dataclass(frozen=True)
 class _Parsed:
-    model: RulesetFile
+    model: _Declared
     path: str
     line: int
     positions: Mapping[str, Position] = field(default_factory=dict)
@@ -84,7 +108,7 @@ def matches(name: str, globs: tuple[str, ...] | list[str]) -> bool:
     """Whether ``name`` matches a pattern: ``*`` any run of characters, ``?`` one character,
     every other character itself (``[EMEA] Inbound`` is a name, not a character class);
     case-sensitive, like names."""
-    return any(_pattern(glob).fullmatch(name) for glob in globs)
+    return any(glob == "*" or _pattern(glob).fullmatch(name) for glob in globs)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -100,31 +124,56 @@ def ruleset_files(directory: Path, problems: list[Problem] | None = None) -> lis
     """Every ``*.yaml``/``*.yml`` (any letter case) under ``directory``, in sorted order,
     following symlinked folders (each real folder once, so a link loop ends). A folder that
     cannot be listed is a problem: a file skipped silently would be pruned."""
-    found: list[Path] = []
+    return [Path(p) for p in _ruleset_paths(str(directory), problems)]
+
+
+def _ruleset_paths(directory: str, problems: list[Problem] | None) -> list[str]:
+    """``ruleset_files`` as strings: no Path object, and no stat for a plain file or folder
+    (the directory entry's type says which; links and odd entries are looked at closely)."""
+    found: list[str] = []
     seen: set[tuple[int, int]] = set()
     pending = [directory]
     while pending:
         folder = pending.pop()
         try:
-            info = folder.stat()
+            info = os.stat(folder)
             if (info.st_dev, info.st_ino) in seen:
                 continue
             seen.add((info.st_dev, info.st_ino))
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
         except OSError as err:
             if problems is not None:
-                problems.append(Problem(str(folder), 0, 0, "", f"cannot read: {err.strerror}"))
+                problems.append(Problem(folder, 0, 0, "", f"cannot read: {err.strerror}"))
             continue
         for entry in entries:
-            path = Path(entry.path)
-            kind = _kind_of(path)
+            kind = _entry_kind(entry)
             if kind == "folder":
-                pending.append(path)
-            elif kind == "file" and path.suffix.lower() in RULESET_SUFFIXES:
-                found.append(path)  # an unreadable file is reported when it is read
+                pending.append(entry.path)
+            elif kind == "file" and _suffix(entry.name) in RULESET_SUFFIXES:
+                found.append(entry.path)  # an unreadable file is reported when it is read
             elif kind != "file" and problems is not None:
-                problems.append(Problem(str(path), 0, 0, "", kind))
-    return sorted(found)
+                problems.append(Problem(entry.path, 0, 0, "", kind))
+    # the order Path objects sort in (part by part), so "first declared at" stays the same
+    return sorted(found, key=lambda p: p.split(os.sep))
+
+
+def _entry_kind(entry: os.DirEntry[str]) -> str:
+    try:
+        if not entry.is_symlink():
+            if entry.is_file():
+                return "file"
+            if entry.is_dir():
+                return "folder"
+    except OSError:
+        pass
+    return _kind_of(Path(entry.path))
+
+
+def _suffix(name: str) -> str:
+    """``Path(name).suffix.lower()``, without the Path."""
+    dot = name.rfind(".")
+    return name[dot:].lower() if 0 < dot < len(name) - 1 else ""
 
 
 def _kind_of(path: Path) -> str:
@@ -142,12 +191,34 @@ def _kind_of(path: Path) -> str:
     return "file"  # a socket or device without a ruleset suffix: not ours to read
 
 
-def load_desired(config: Config, env: Environment) -> list[Desired]:
-    """Read every ruleset file and merge config layers; raise InvalidFiles with all problems."""
+@dataclass(frozen=True)
+class ProjectFiles:
+    """Every ruleset file read and checked once, and the config layers of every environment:
+    what ``load_desired`` needs for any environment."""
+
+    parsed: list[_Parsed]
+    layers: dict[tuple[str, ...], dict[str, Any]]
+    names: set[str]
+    problems: list[Problem]
+
+
+def read_project(config: Config) -> ProjectFiles:
+    """Read and check every ruleset file and every environment's defaults and overrides."""
     problems: list[Problem] = []
     layers = _config_layers(config, problems)
     parsed = _read_files(config, problems)
     names = _check_names(parsed, config, problems)
+    return ProjectFiles(parsed, layers, names, problems)
+
+
+def load_desired(
+    config: Config, env: Environment, files: ProjectFiles | None = None
+) -> list[Desired]:
+    """The desired rulesets of ``env``: the files (read now, or ``files`` read once for several
+    environments) with its config layers merged; raise InvalidFiles with all problems."""
+    files = read_project(config) if files is None else files
+    parsed, layers, names = files.parsed, files.layers, files.names
+    problems = list(files.problems)
     for name in sorted(env.overrides):
         if name not in names:
             (line, col), _ = position_of(config.document, ("environments", env.name, "overrides"))
@@ -173,14 +244,12 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
     }
     desired = []
     for item in parsed:
-        own = item.model.model_dump(
-            exclude_unset=True, exclude={"name", "previousNames", "id", "sequences"}
-        )
+        own = item.model.own
         override = layers.get(("env", env.name, "overrides", item.model.name), {})
-        own_at = {str(k): (item.path, line, col) for k, (line, col) in item.positions.items()}
         override_at = _config_positions(
             config, ("environments", env.name, "overrides", item.model.name), override
         )
+        config_at = {k: v for k, v in base_at.items() if k not in item.positions} if base_at else {}
         kept = {f: (v, why) for f, v, why in item.held if f not in override}
         desired.append(
             Desired(
@@ -189,12 +258,29 @@ def load_desired(config: Config, env: Environment) -> list[Desired]:
                 fields={**base, **own, **{f: v for f, (v, _) in kept.items()}, **override},
                 source=f"{item.path}:{item.line}",
                 pinned_id=item.model.id,
-                sequences=_sequences(item.model),
-                positions={**base_at, **own_at, **override_at},
+                sequences=item.model.sequences,
+                positions={**config_at, **override_at},
+                file_positions=item.positions,
                 held={f: why for f, (_, why) in kept.items()},
             )
         )
     return desired
+
+
+_NOT_FIELDS = frozenset({"name", "previousNames", "id", "sequences"})
+
+
+def _own_fields(model: RulesetFile) -> dict[str, Any]:
+    """The managed fields the file sets, as ``model.model_dump(exclude_unset=True,
+    exclude=_NOT_FIELDS)`` gives them (``{id: N}`` as a dict), without the serializer's cost."""
+    own = dict(model.__dict__)
+    for name in own.keys() - model.model_fields_set | _NOT_FIELDS:
+        del own[name]
+    for name in RELATIONSHIPS:
+        value = own.get(name)
+        if isinstance(value, IdRef):
+            own[name] = {"id": value.id}
+    return own
 
 
 def _sequences(model: RulesetFile) -> tuple[str | dict[str, int], ...] | None:
@@ -233,6 +319,9 @@ def _config_layers(
             )
     layers: dict[tuple[str, ...], dict[str, Any]] = {}
     for key, (prefix, values) in raw.items():
+        if not values:
+            layers[key] = {}  # nothing set: nothing to check
+            continue
         try:
             layers[key] = RulesetFields.model_validate(values).model_dump(exclude_unset=True)
         except ValidationError as err:
@@ -265,10 +354,9 @@ def _read_files(config: Config, problems: list[Problem]) -> list[_Parsed]:
         )
         return []
     listing: list[Problem] = []
-    files = ruleset_files(directory, listing)
-    problems.extend(
-        Problem(_shown(Path(p.path), config.root), 0, 0, "", p.message) for p in listing
-    )
+    root = _prefix(config.root)
+    files = _ruleset_paths(str(directory), listing)
+    problems.extend(Problem(_relative(p.path, root), 0, 0, "", p.message) for p in listing)
     if not files:
         problems.append(
             Problem(
@@ -282,7 +370,7 @@ def _read_files(config: Config, problems: list[Problem]) -> list[_Parsed]:
         )
     parsed: list[_Parsed] = []
     for path in files:
-        shown = _shown(path, config.root)
+        shown = _relative(path, root)
         text, file_problems = read_text(path, shown)
         if text is None:
             problems.extend(file_problems)
@@ -297,16 +385,20 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
     then read again, with positions, to report them). Positions of the values are kept for
     problems found later, at plan time."""
     try:
-        simple = simple_documents(text)
-        docs: list[tuple[int, Any]] = fast_documents(text) if simple is None else list(simple)
+        flat = read_flat(text)
+        if flat is not None:  # one flat mapping: no held value can be in it (no nesting)
+            line, doc, positions = flat
+            if not doc:
+                return []
+            return [_Parsed(_declared(RulesetFile.model_validate(doc)), shown, line, positions)]
         parsed = []
-        for line, doc in docs:
+        for line, doc in fast_documents(text):
             if doc is None:
                 continue
             if not isinstance(doc, dict) or held.split(doc)[1]:
                 return None
-            positions = _value_positions(doc) if simple is None else _flat_positions(text)
-            parsed.append(_Parsed(RulesetFile.model_validate(doc), shown, line, positions))
+            model = RulesetFile.model_validate(doc)
+            parsed.append(_Parsed(_declared(model), shown, line, _value_positions(doc)))
         return parsed
     except (
         yaml.YAMLError,
@@ -352,28 +444,8 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
                 )
             )
             continue
-        parsed.append(_Parsed(model, shown, line, _value_positions(doc), kept))
+        parsed.append(_Parsed(_declared(model), shown, line, _value_positions(doc), kept))
     return parsed
-
-
-_FLAT_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):[ ]*(\S?)")
-
-
-def _flat_positions(text: str) -> dict[str, Position]:
-    """Where each value is in a flat file (one ``key: value`` a line, as the simple reader
-    takes them); a value on the next line (``key:`` then ``  id: N``) is where that starts."""
-    positions: dict[str, Position] = {}
-    lines = text.split("\n")
-    for index, line in enumerate(lines):
-        match = _FLAT_KEY.match(line)
-        if match is None:
-            continue
-        if match.group(2):
-            positions[match.group(1)] = (index + 1, match.start(2) + 1)
-        else:
-            below = lines[index + 1] if index + 1 < len(lines) else ""
-            positions[match.group(1)] = (index + 2, len(below) - len(below.lstrip(" ")) + 1)
-    return positions
 
 
 def _value_positions(doc: Any) -> Mapping[str, Position]:
@@ -477,6 +549,16 @@ def _shown(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def _prefix(root: Path) -> str:
+    text = str(root)
+    return text if text.endswith(os.sep) else text + os.sep
+
+
+def _relative(path: str, prefix: str) -> str:
+    """``_shown`` for a path string under the root ``prefix`` (ending in a separator)."""
+    return path[len(prefix) :] if path.startswith(prefix) and path != prefix else path
 
 
 def _kind(value: Any) -> str:

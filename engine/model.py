@@ -135,7 +135,8 @@ Str255 = Annotated[StrictStr, StringConstraints(max_length=255)]
 class RulesetFields(BaseModel):
     """The managed fields of a ruleset: used for defaults and overrides in rulesync.yaml."""
 
-    model_config = ConfigDict(extra="forbid")
+    # built when first used (defaults, overrides, held values): most runs never need it
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     permitDuplicateProspects: Literal["allow", "disallow", "only_if_inactive"] | None = None
     sequenceExclusivity: Literal["all_sequences", "exclusive_sequences", "none"] | None = None

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rulesync.errors import ConfigError
-from rulesync.planfile import plan_problems
 from rulesync.references import References
 
 FORMAT_VERSION = 1
@@ -164,6 +163,8 @@ class Plan:
                 f"{source}: plan format_version {data['format_version']!r} is not "
                 f"supported (this rulesync reads {FORMAT_VERSION}); plan again"
             )
+        from rulesync.planfile import plan_problems  # only a saved plan needs its checks
+
         problems = plan_problems(data)
         if problems:
             shown = problems[:MAX_SHOWN]

@@ -13,6 +13,7 @@ from rulesync.documents import (
     fingerprint,
     full_document,
     live_document,
+    matches_live,
     resource_id,
     resource_name,
 )
@@ -129,6 +130,9 @@ def build_plan(
             )
             continue
         claimed[rid] = item.name
+        if matches_live(match, after):  # the common case: nothing to patch, nothing to check
+            unchanged += 1
+            continue
         fields = [*after["attributes"], *after["relationships"]]
         before = live_document(match, fields)
         patch = diff(before, after)

@@ -27,6 +27,10 @@ class References:
     _index: dict[str, dict[str, list[int]]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    # (kind, name) -> what resolve() answered: the same few names recur in every file
+    _resolved: dict[tuple[str, str], tuple[int | None, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def label(self, kind: str, ref_id: int) -> str | None:
         return self.labels.get(kind, {}).get(ref_id)
@@ -86,12 +90,20 @@ def labels_from(kind: str, resources: Iterable[dict[str, Any]]) -> dict[int, str
 
 def resolve(kind: str, ref: str | dict[str, int], refs: References) -> tuple[int | None, str]:
     """(id, "") or (None, message naming the closest labels)."""
+    if isinstance(ref, dict):
+        if ref["id"] in refs.labels.get(kind, {}):
+            return ref["id"], ""
+        word = KINDS[kind][2]
+        return None, f"no {word} with id {ref['id']} in this org; check the id, or use its name"
+    known = refs._resolved.get((kind, ref))
+    if known is None:
+        known = refs._resolved[(kind, ref)] = _resolve_name(kind, ref, refs)
+    return known
+
+
+def _resolve_name(kind: str, ref: str, refs: References) -> tuple[int | None, str]:
     labels = refs.labels.get(kind, {})
     word = KINDS[kind][2]
-    if isinstance(ref, dict):
-        if ref["id"] in labels:
-            return ref["id"], ""
-        return None, f"no {word} with id {ref['id']} in this org; check the id, or use its name"
     hits = refs.ids_named(kind, ref)
     if len(hits) == 1:
         return hits[0], ""

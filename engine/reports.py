@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rulesync.applier import Report
 from rulesync.errors import Problem
-from rulesync.plan import Change, Plan
+
+if TYPE_CHECKING:  # validate reports without the API side
+    from rulesync.applier import Report
+    from rulesync.plan import Change, Plan
 
 
 def _data(text: str) -> str:
@@ -70,6 +72,8 @@ def _change(change: Change) -> dict[str, Any]:
 
 def refused_json(plan: Plan, reason: str) -> str:
     """The apply report when the whole plan was refused: nothing started."""
+    from rulesync.applier import Report
+
     return apply_json(plan, Report(skipped=list(plan.changes)), 0, refused=reason)
 
 

@@ -278,13 +278,19 @@ def load_documents(text: str, path: str) -> tuple[list[tuple[int, Any]], list[Pr
         loader.dispose()
 
 
-def read_text(path: Path, shown: str) -> tuple[str | None, list[Problem]]:
+def read_text(path: Path | str, shown: str) -> tuple[str | None, list[Problem]]:
+    """The file as UTF-8 text with universal newlines (as ``Path.read_text`` reads it)."""
     try:
-        return path.read_text(encoding="utf-8"), []
+        with open(path, "rb") as handle:
+            data = handle.read()
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         return None, [Problem(shown, 0, 0, "", f"not UTF-8 text ({err.reason}); save it as UTF-8")]
     except OSError as err:
         return None, [Problem(shown, 0, 0, "", f"cannot read: {err.strerror}")]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, []
 
 
 def position_of(doc: Any, loc: Sequence[Any]) -> tuple[Position, bool]:

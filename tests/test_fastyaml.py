@@ -11,7 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rulesync.fastyaml import simple_documents
+from rulesync.fastyaml import read_flat, simple_documents
+from rulesync.yamlio import load_documents
 from tests.test_properties import yaml_texts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,3 +222,35 @@ def test_relationships_by_id_in_block_style(text: str) -> None:
 )
 def test_what_it_is_unsure_of_goes_to_pyyaml(text: str) -> None:
     assert simple_documents(text) is None
+
+
+def assert_positions_are_pyyamls(text: str) -> None:
+    read = read_flat(text)
+    if read is None or not read[1]:
+        return
+    (line, located), *_ = load_documents(text, "x.yaml")[0]
+    assert (read[0], read[2]) == (line, located.value_positions), text
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=files)
+def test_generated_files_give_the_positions_pyyaml_gives(text: str) -> None:
+    """Plan-time problems are located from these positions: they must be PyYAML's marks."""
+    assert_positions_are_pyyamls(text)
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_every_tricky_value_is_where_pyyaml_says(value: str) -> None:
+    assert_positions_are_pyyamls(f"# c\n\nname:   x  # n\nkey: {value}\nstage:\n    id: 2\n")
+
+
+def test_documents_never_share_a_value() -> None:
+    """Lines repeat across files and their readings are kept: changing one document's
+    `{id: N}` must not change another file's."""
+    text = "name: a\nstartedStage: {id: 2}\ndeliveredStage:\n  id: 3\n"
+    first, second = read_flat(text), read_flat(text)
+    assert first is not None and second is not None
+    first[1]["startedStage"]["id"] = 99
+    first[1]["deliveredStage"]["id"] = 99
+    assert second[1] == {"name": "a", "startedStage": {"id": 2}, "deliveredStage": {"id": 3}}
+    assert read_flat(text) == (1, second[1], second[2])

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import secrets
 import signal
-import sqlite3
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
 
 import click
-
-from rulesync.emulator.scopes import ScopeError
-from rulesync.emulator.seed import SeedError
-from rulesync.emulator.server import EmulatorServer
 
 
 @click.group()
@@ -97,6 +92,12 @@ def serve(
         raise click.UsageError(
             "--oauth-client-id, --oauth-client-secret and --oauth-refresh-token go together"
         )
+    import sqlite3
+
+    from rulesync.emulator.scopes import ScopeError
+    from rulesync.emulator.seed import SeedError
+    from rulesync.emulator.server import EmulatorServer
+
     generated = not token
     token = token or secrets.token_urlsafe(24)
     try:

@@ -432,6 +432,7 @@ def compare_plan(size: int, *, repeat: int, deadline: Deadline, user_count: int)
             Control(server).reset()
             ours: list[float] = []
             theirs: list[float] = []
+            rss: list[float] = []
             minimal_argv = [sys.executable, str(MINIMAL), str(project), server.api_url, TOKEN_ENV]
             for _ in range(repeat):
                 mine = run_cli(
@@ -442,16 +443,118 @@ def compare_plan(size: int, *, repeat: int, deadline: Deadline, user_count: int)
                 expect(other, (0,), "minimal script")
                 ours.append(mine["wall_s"])
                 theirs.append(other["wall_s"])
+                rss.append(mine["rss_mb"])
             found = len(json.loads(other["stdout"])["changes"])
-            planned = len(json.loads(mine["stdout"])["changes"])
+            planned = json.loads(mine["stdout"])
     return {
         "rulesets": size,
-        "changes": {"rulesync": planned, "minimal": found},
+        "changes": {"rulesync": len(planned["changes"]), "minimal": found},
+        "rulesync_api_requests": planned["api_requests"],
+        "rulesync_peak_rss_mb": round(statistics.median(rss), 1),
         "rulesync_plan_s": spread(ours),
         "minimal_script_s": spread(theirs),
         "ratio_median": round(statistics.median(ours) / statistics.median(theirs), 2),
         "ratio_min": round(min(ours) / min(theirs), 2),
     }
+
+
+# One plan, stage by stage, in one process: the same calls the CLI makes (the live rulesets are
+# listed here after the files, to time each stage alone; `plan` itself overlaps the two).
+STAGE_TIMER = """
+import contextlib, json, os, sys, time
+t0 = time.perf_counter()
+import rulesync.cli
+from rulesync.config import load_config
+from rulesync.loader import load_desired, ruleset_files
+from rulesync.planner import Settings, build_plan
+from rulesync.render import render_json
+from rulesync.session import connect, read_live
+from rulesync.yamlio import read_text
+try:
+    from rulesync.session import collector_paused as paused
+except ImportError:
+    paused = contextlib.nullcontext
+t1 = time.perf_counter()
+with paused():
+    config = load_config(None)
+    env = config.environment(None)
+    files = ruleset_files(config.rulesets_dir)
+    t2 = time.perf_counter()
+    for path in files:
+        read_text(path, str(path))
+    t3 = time.perf_counter()
+    desired = load_desired(config, env)
+    t4 = time.perf_counter()
+    with connect(config, env) as client:
+        live = read_live(client, desired)
+        t5 = time.perf_counter()
+        settings = Settings(environment=env.name, api_url=env.api_url, api_requests=client.requests)
+        plan = build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
+    t6 = time.perf_counter()
+    render_json(plan)
+    t7 = time.perf_counter()
+print(json.dumps({
+    "imports": t1 - t0,
+    "find_files": t2 - t1,
+    "read_files": t3 - t2,
+    "parse_and_validate": (t4 - t3) - (t3 - t1),
+    "api_read": t5 - t4,
+    "plan": t6 - t5,
+    "render": t7 - t6,
+}))
+"""
+
+
+def measure_stages(
+    size: int, *, repeat: int, deadline: Deadline, user_count: int
+) -> dict[str, Any]:
+    """Median seconds of each stage of a plan of ``size`` rulesets (see STAGE_TIMER)."""
+    rng = random.Random(size)
+    live = [live_ruleset(rng, i, user_count) for i in range(1, size + 1)]
+    drifted = set(rng.sample(range(size), max(1, round(size * DRIFT_SHARE))))
+    files = {file_path(r): ruleset_file(r, user_count, i in drifted) for i, r in enumerate(live)}
+    with tempfile.TemporaryDirectory(prefix="rulesync-bench-stages-") as tmp_name:
+        tmp = Path(tmp_name)
+        with emulator(tmp, live, user_count) as server:
+            project = tmp / "project"
+            write_project(project, server.api_url, files, prune=False)
+            env = {**os.environ, TOKEN_ENV: server.token, "NO_COLOR": "1"}
+            Control(server).reset()
+            runs = []
+            for _ in range(repeat):
+                result = run_process(
+                    [sys.executable, "-c", STAGE_TIMER], cwd=project, env=env, deadline=deadline
+                )
+                expect(result, (0,), "stages")
+                runs.append(json.loads(result["stdout"].strip().splitlines()[-1]))
+    return {
+        "rulesets": size,
+        **{k: round(statistics.median(r[k] for r in runs), 3) for k in runs[0]},
+    }
+
+
+def side_by_side(comparison: dict[str, Any]) -> str:
+    """The comparison as a table for people (the JSON on stdout is for scripts)."""
+    lines = [
+        f"{'':24}{'rulesync':>18}{'minimal script':>18}{'ratio':>8}",
+        f"{'':24}{'median / min (s)':>18}{'median / min (s)':>18}{'median':>8}",
+    ]
+    for row in comparison["plan"]:
+        ours, theirs = row["rulesync_plan_s"], row["minimal_script_s"]
+        lines.append(
+            f"{'plan, ' + format(row['rulesets'], ',') + ' rulesets':24}"
+            f"{ours['median']:>9.3f} / {ours['min']:<6.3f}"
+            f"{theirs['median']:>9.3f} / {theirs['min']:<6.3f}{row['ratio_median']:>8.2f}"
+        )
+    v = comparison["validate"]
+    for key, label in (("one_env", "validate, 1 environment"), ("three_envs", "validate, 3 envs")):
+        lines.append(
+            f"{label:24}{v[key]['median']:>9.3f} / {v[key]['min']:<6.3f}"
+            f"{v['imports']['median']:>9.3f} / {v['imports']['min']:<6.3f}"
+            f"{v[key]['median'] / v['imports']['median']:>8.2f}"
+        )
+    lines.append("(validate is compared with `python -c 'import yaml, pydantic, click'`)")
+    return "\n".join(lines)
 
 
 def compare_validate(*, repeat: int, deadline: Deadline) -> dict[str, Any]:
@@ -626,6 +729,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only rulesync against tests/perf/minimal.py and validate against bare imports",
     )
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="only the time of each stage of a plan (imports, files, parsing, API, plan, render)",
+    )
     parser.add_argument("--time-limit", type=float, default=900, help="seconds, whole run")
     args = parser.parse_args(argv)
     sizes = sorted({int(s) for s in args.rulesets.split(",") if s.strip()})
@@ -633,8 +741,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rulesets takes positive sizes, --repeat at least 1")
     deadline = Deadline(args.time_limit)
     started = time.perf_counter()
+    kwargs = {"repeat": args.repeat, "deadline": deadline, "user_count": args.users}
+    if args.stages:
+        print(json.dumps([measure_stages(n, **kwargs) for n in sizes], indent=2))
+        return 0
     if args.compare:
-        kwargs = {"repeat": args.repeat, "deadline": deadline, "user_count": args.users}
         comparison = {
             "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
             "repeat": args.repeat,
@@ -643,6 +754,7 @@ def main(argv: list[str] | None = None) -> int:
             "bench_wall_s": round(time.perf_counter() - started, 1),
         }
         print(json.dumps(comparison, indent=2))
+        print(side_by_side(comparison), file=sys.stderr)
         return 0
     results = [
         measure_plan(n, repeat=args.repeat, deadline=deadline, user_count=args.users) for n in sizes
