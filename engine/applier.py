@@ -17,9 +17,9 @@ from rulesync.documents import (
     diff,
     fingerprint,
     live_document,
-    rel_value,
     resource_id,
     resource_name,
+    ruleset_of,
 )
 from rulesync.errors import ApiError, StalePlan
 from rulesync.plan import ACTIONS as PHASES
@@ -429,14 +429,6 @@ def _verify_sequences(client: Client, moved: list[Outcome]) -> list[str]:
                 f" after apply, not {want}"
             )
     return problems
-
-
-def ruleset_of(sequence: dict[str, Any]) -> int | None:
-    """The id of the ruleset a sequence uses (None: no ruleset)."""
-    rels = sequence.get("relationships")
-    ruleset = rel_value(rels.get("ruleset")) if isinstance(rels, dict) else None
-    rid = ruleset.get("id") if ruleset else None
-    return rid if isinstance(rid, int) and not isinstance(rid, bool) else None
 
 
 def _duplicates_after(client: Client, report: Report) -> list[str]:

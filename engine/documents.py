@@ -115,3 +115,11 @@ def _same(a: Any, b: Any) -> bool:
 
 def _escape(name: str) -> str:
     return name.replace("~", "~0").replace("/", "~1")
+
+
+def ruleset_of(sequence: dict[str, Any]) -> int | None:
+    """The id of the ruleset a sequence uses (None: no ruleset)."""
+    rels = sequence.get("relationships")
+    ruleset = rel_value(rels.get("ruleset")) if isinstance(rels, dict) else None
+    rid = ruleset.get("id") if ruleset else None
+    return rid if isinstance(rid, int) and not isinstance(rid, bool) else None

@@ -11,9 +11,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from rulesync.applier import ruleset_of
 from rulesync.client import PAGE_SIZE, Client
-from rulesync.documents import resource_id, resource_name
+from rulesync.documents import resource_id, resource_name, ruleset_of
 from rulesync.errors import AuthError, PlanProblems, Problem, StalePlan, UnsafePlan
 from rulesync.loader import Desired, matches
 from rulesync.permissions import AUTHORIZATION_META, denied
