@@ -123,8 +123,11 @@ class Org:
         assert response.status_code < 300, response.text
 
 
-def api_project(root: Path, server: EmulatorServer) -> tuple[Project, Org]:
-    """A project whose `test` environment is the given emulator, with its token in env."""
+def api_project(
+    root: Path, server: EmulatorServer, *, through: str | None = None
+) -> tuple[Project, Org]:
+    """A project whose `test` environment is the given emulator (or ``through``: a proxy in
+    front of it), with its token in env; the Org talks to the emulator directly."""
     url, api_url, token = server.url, server.api_url, server.token
     project = Project(root, env={"RULESYNC_TEST_TOKEN": token})
     project.write(
@@ -133,7 +136,7 @@ def api_project(root: Path, server: EmulatorServer) -> tuple[Project, Org]:
         default_environment: test
         environments:
           test:
-            api_url: {api_url}
+            api_url: {through or api_url}
             auth: {{access_token_env: RULESYNC_TEST_TOKEN}}
         """,
     )

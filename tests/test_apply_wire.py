@@ -9,25 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Org, Project
+from tests.helpers import Org, Project, api_project
 from tests.proxy import Proxy, drop_attribute
 
 
 @pytest.fixture
 def wired(tmp_path: Path, emulator: Any) -> Iterator[tuple[Project, Org, Proxy]]:
     with Proxy(emulator.url) as proxy:
-        project = Project(tmp_path, env={"RULESYNC_TEST_TOKEN": emulator.token})
-        project.write(
-            "rulesync.yaml",
-            f"""\
-            default_environment: test
-            environments:
-              test:
-                api_url: {proxy.api_url}
-                auth: {{access_token_env: RULESYNC_TEST_TOKEN}}
-            """,
-        )
-        yield project, Org(emulator.url, emulator.api_url, emulator.token), proxy
+        project, org = api_project(tmp_path, emulator, through=proxy.api_url)
+        yield project, org, proxy
 
 
 def test_an_update_sends_exactly_the_changed_fields(wired: tuple[Project, Org, Proxy]) -> None:
