@@ -61,47 +61,25 @@ def mutate(module: str, tests: list[str], *, workdir: Path) -> dict[str, object]
     # .typecheck/rulesync links to the copy's engine/ and comes before the installed package
     env = {**os.environ, "PYTHONPATH": str(copy / ".typecheck"), "NO_COLOR": "1"}
     runner = f"{sys.executable} -m pytest -x -q -p no:cacheprovider --timeout=120 {' '.join(tests)}"
-    started = time.monotonic()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mutmut",
-            "run",
-            "--paths-to-mutate",
-            f"engine/{module}.py",
-            "--runner",
-            runner,
-            "--no-progress",
-        ],
-        cwd=copy,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        check=False,
-    )
-    counts: dict[str, object] = {"module": module}
-    for kind in KINDS:
-        ids = subprocess.run(
-            [sys.executable, "-m", "mutmut", "result-ids", kind],
+
+    def mutmut(*args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "mutmut", *args],
             cwd=copy,
             env=env,
             capture_output=True,
             text=True,
             check=False,
-        ).stdout.split()
+        ).stdout
+
+    started = time.monotonic()
+    mutmut("run", "--paths-to-mutate", f"engine/{module}.py", "--runner", runner, "--no-progress")
+    counts: dict[str, object] = {"module": module}
+    for kind in KINDS:
+        ids = mutmut("result-ids", kind).split()
         counts[kind] = len(ids)
         if kind == "survived":
-            counts["survivors"] = [
-                subprocess.run(
-                    [sys.executable, "-m", "mutmut", "show", mutant],
-                    cwd=copy,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                ).stdout.strip()
-                for mutant in ids
-            ]
+            counts["survivors"] = [mutmut("show", mutant).strip() for mutant in ids]
     total = sum(int(str(counts[k])) for k in KINDS)
     detected = int(str(counts["killed"])) + int(str(counts["timeout"]))
     counts["total"] = total

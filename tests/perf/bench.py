@@ -171,6 +171,18 @@ def sequences(rng: random.Random, rulesets: list[dict[str, Any]]) -> list[dict[s
     ]
 
 
+def drifted_org(
+    size: int, user_count: int
+) -> tuple[list[dict[str, Any]], dict[str, str], set[int]]:
+    """``size`` live rulesets, the files that declare them (1% drifted by one field), and the
+    indexes of the drifted ones; the same for a given size on every run."""
+    rng = random.Random(size)
+    live = [live_ruleset(rng, i, user_count) for i in range(1, size + 1)]
+    drifted = set(rng.sample(range(size), max(1, round(size * DRIFT_SHARE))))
+    files = {file_path(r): ruleset_file(r, user_count, i in drifted) for i, r in enumerate(live)}
+    return live, files, drifted
+
+
 def write_seed(path: Path, rulesets: list[dict[str, Any]], user_count: int) -> None:
     seed = {
         "stages": [{"id": i, "name": n} for i, n in enumerate(STAGES, 1)],
@@ -343,10 +355,7 @@ def baseline_refresh(server: EmulatorServer, deadline: Deadline) -> dict[str, An
 
 
 def measure_plan(size: int, *, repeat: int, deadline: Deadline, user_count: int) -> dict[str, Any]:
-    rng = random.Random(size)
-    live = [live_ruleset(rng, i, user_count) for i in range(1, size + 1)]
-    drifted = set(rng.sample(range(size), max(1, round(size * DRIFT_SHARE))))
-    files = {file_path(r): ruleset_file(r, user_count, i in drifted) for i, r in enumerate(live)}
+    live, files, drifted = drifted_org(size, user_count)
     with tempfile.TemporaryDirectory(prefix="rulesync-bench-") as tmp_name:
         tmp = Path(tmp_name)
         seeded = time.perf_counter()
@@ -419,10 +428,7 @@ def spread(values: list[float]) -> dict[str, float]:
 def compare_plan(size: int, *, repeat: int, deadline: Deadline, user_count: int) -> dict[str, Any]:
     """rulesync plan against the hand-written minimal script (tests/perf/minimal.py), run
     alternately on the same org and files, so machine noise hits both alike."""
-    rng = random.Random(size)
-    live = [live_ruleset(rng, i, user_count) for i in range(1, size + 1)]
-    drifted = set(rng.sample(range(size), max(1, round(size * DRIFT_SHARE))))
-    files = {file_path(r): ruleset_file(r, user_count, i in drifted) for i, r in enumerate(live)}
+    live, files, _ = drifted_org(size, user_count)
     with tempfile.TemporaryDirectory(prefix="rulesync-bench-cmp-") as tmp_name:
         tmp = Path(tmp_name)
         with emulator(tmp, live, user_count) as server:
@@ -509,10 +515,7 @@ def measure_stages(
     size: int, *, repeat: int, deadline: Deadline, user_count: int
 ) -> dict[str, Any]:
     """Median seconds of each stage of a plan of ``size`` rulesets (see STAGE_TIMER)."""
-    rng = random.Random(size)
-    live = [live_ruleset(rng, i, user_count) for i in range(1, size + 1)]
-    drifted = set(rng.sample(range(size), max(1, round(size * DRIFT_SHARE))))
-    files = {file_path(r): ruleset_file(r, user_count, i in drifted) for i, r in enumerate(live)}
+    live, files, _ = drifted_org(size, user_count)
     with tempfile.TemporaryDirectory(prefix="rulesync-bench-stages-") as tmp_name:
         tmp = Path(tmp_name)
         with emulator(tmp, live, user_count) as server:
