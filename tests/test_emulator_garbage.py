@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
 import socket
@@ -170,12 +171,16 @@ def test_garbage_on_the_wire(api: Api) -> None:
         b"POST /api/v2/rulesets HTTP/1.1\r\nContent-Length: 100\r\n\r\n{",
         b"GET " + b"/a" * 40_000 + b" HTTP/1.1\r\n\r\n",
     ):
+        answer = b""
         with socket.create_connection((host, port), timeout=5) as sock:
-            sock.sendall(raw)
-            sock.shutdown(socket.SHUT_WR)
-            answer = b""
-            while chunk := sock.recv(65536):
-                answer += chunk
+            # the server may answer and close before all of it is sent (an 80 KB request
+            # line): then shutdown or recv find the connection gone, and what came is read
+            with contextlib.suppress(OSError):
+                sock.sendall(raw)
+                sock.shutdown(socket.SHUT_WR)
+            with contextlib.suppress(OSError):
+                while chunk := sock.recv(65536):
+                    answer += chunk
         if answer.startswith(b"HTTP/"):  # else an HTTP/0.9-style error page from the HTTP layer
             status = int(answer.split(b" ", 2)[1])
             assert status < 500, answer[:200]
