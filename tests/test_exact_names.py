@@ -29,18 +29,8 @@ def proxied(
 ) -> Iterator[tuple[Project, Org, FilterProxy]]:
     mode, drops = request.param
     proxy = FilterProxy(emulator.url, mode=mode, drop_creates=drops)
-    project, org = api_project(tmp_path, emulator)
     with serving(proxy) as url:
-        project.write(
-            "rulesync.yaml",
-            f"""\
-            default_environment: test
-            environments:
-              test:
-                api_url: {url}
-                auth: {{access_token_env: RULESYNC_TEST_TOKEN}}
-            """,
-        )
+        project, org = api_project(tmp_path, emulator, through=url)
         yield project, org, proxy
 
 
@@ -123,15 +113,6 @@ def test_plan_json_round_trip_is_unchanged_by_the_proxy(tmp_path: Path, emulator
     project.ruleset("Keep")
     direct = json.loads(project.run("plan", "--format", "json").stdout)
     with serving(FilterProxy(emulator.url, mode="new")) as url:
-        project.write(
-            "rulesync.yaml",
-            f"""\
-            default_environment: test
-            environments:
-              test:
-                api_url: {url}
-                auth: {{access_token_env: RULESYNC_TEST_TOKEN}}
-            """,
-        )
+        api_project(tmp_path, emulator, through=url)  # the same project, through the proxy
         proxied = json.loads(project.run("plan", "--format", "json").stdout)
     assert direct["changes"] == proxied["changes"] == []
