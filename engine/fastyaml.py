@@ -7,7 +7,7 @@ duplicate key...) it returns None and the caller parses the file with PyYAML, wh
 reports any problem with its position. Whether a plain value is a string, a boolean, null or an
 integer is decided by PyYAML's own resolver, so ``yes``, ``off``, ``~``, ``0x1F`` or
 ``2024-01-01`` mean here exactly what they mean there (or send the file to PyYAML).
-``tests/test_fastyaml.py`` checks the equivalence on generated and hostile inputs.
+``tests/unit/test_fastyaml.py`` checks the equivalence on generated and hostile inputs.
 """
 
 from __future__ import annotations

@@ -27,26 +27,26 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # module -> the test files that exercise it (the runner stops at the first failure)
 CORE: dict[str, list[str]] = {
-    "planner": ["tests/test_planner.py", "tests/test_plan_cli.py", "tests/test_pins.py"],
+    "planner": ["tests/unit/test_planner.py", "tests/e2e/test_plan_cli.py", "tests/e2e/test_pins.py"],
     "documents": [
-        "tests/test_planner.py",
-        "tests/test_plan_cli.py",
-        "tests/test_apply_wire.py",
-        "tests/test_plan_files.py",
+        "tests/unit/test_planner.py",
+        "tests/e2e/test_plan_cli.py",
+        "tests/e2e/test_apply_wire.py",
+        "tests/e2e/test_plan_files.py",
     ],
     "safety": [
-        "tests/test_planner.py",
-        "tests/test_plan_cli.py",
-        "tests/test_apply_cli.py",
-        "tests/test_blast_radius.py",
+        "tests/unit/test_planner.py",
+        "tests/e2e/test_plan_cli.py",
+        "tests/e2e/test_apply_cli.py",
+        "tests/e2e/test_blast_radius.py",
     ],
-    "plan": ["tests/test_plan_cli.py", "tests/test_apply_cli.py"],
-    "applier": ["tests/test_apply_cli.py", "tests/test_apply_wire.py", "tests/test_faults.py"],
-    "client": ["tests/test_client.py", "tests/test_apply_cli.py"],
-    "loader": ["tests/test_loader.py", "tests/test_pins.py", "tests/test_fastyaml.py"],
-    "fastyaml": ["tests/test_fastyaml.py"],
-    "sequences": ["tests/test_blast_radius.py", "tests/test_sequences_as_code.py"],
-    "permissions": ["tests/test_blast_radius.py", "tests/test_sequences_as_code.py"],
+    "plan": ["tests/e2e/test_plan_cli.py", "tests/e2e/test_apply_cli.py"],
+    "applier": ["tests/e2e/test_apply_cli.py", "tests/e2e/test_apply_wire.py", "tests/e2e/test_faults.py"],
+    "client": ["tests/integration/test_client.py", "tests/e2e/test_apply_cli.py"],
+    "loader": ["tests/unit/test_loader.py", "tests/e2e/test_pins.py", "tests/unit/test_fastyaml.py"],
+    "fastyaml": ["tests/unit/test_fastyaml.py"],
+    "sequences": ["tests/e2e/test_blast_radius.py", "tests/e2e/test_sequences_as_code.py"],
+    "permissions": ["tests/e2e/test_blast_radius.py", "tests/e2e/test_sequences_as_code.py"],
 }
 KINDS = ("killed", "survived", "timeout", "suspicious", "untested")
 IGNORE = shutil.ignore_patterns(

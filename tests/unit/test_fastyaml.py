@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from rulesync.fastyaml import read_flat, simple_documents
 from rulesync.yamlio import load_documents
-from tests.test_properties import yaml_texts
+from tests.properties.test_properties import yaml_texts
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def pyyaml(text: str) -> list[tuple[int, Any]]:

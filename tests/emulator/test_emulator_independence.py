@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rulesync.emulator.openapi import resource
 
-EMULATOR = Path(__file__).resolve().parents[1] / "engine" / "emulator"
+EMULATOR = Path(__file__).resolve().parents[2] / "engine" / "emulator"
 
 
 def imported_modules(path: Path) -> list[str]:

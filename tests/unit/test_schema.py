@@ -10,7 +10,7 @@ import yaml
 
 from tests.helpers import Project
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def schema_output(tmp_path: Path) -> dict[str, object]:

@@ -19,7 +19,7 @@ from packaging.requirements import Requirement
 import rulesync
 from tests.helpers import Project
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def requirements() -> list[Requirement]:
@@ -136,8 +136,8 @@ def test_the_sdist_carries_what_the_tests_read_and_its_tests_run(
         "pytest",
         "-p",
         "no:cacheprovider",
-        "tests/test_markdown.py",
-        "tests/test_schema.py",
+        "tests/unit/test_markdown.py",
+        "tests/unit/test_schema.py",
         cwd=unpacked,
     )
     assert re.search(r"\d+ passed", output)

@@ -14,7 +14,7 @@ import requests
 
 from tests.conftest import Api
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SPEC_PATH = REPO / "engine" / "emulator" / "openapi-rulesets.json"
 SHARED_SPEC = REPO.parent / "shared" / "outreach" / "openapi-rulesets.json"
 SPEC: dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))

@@ -23,7 +23,7 @@ import click
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 EXPECTED = ("ci.yml", "plan.yml", "apply.yml", "reconcile.yml")
 SECRETS = (

@@ -445,7 +445,7 @@ def test_export_never_writes_through_a_symlink_out_of_the_folder(
     assert outside.read_text(encoding="utf-8").endswith("includeUnsubscribeLinks: false\n")
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_examples_colliding_with_the_export_are_named_and_the_quick_start_works(

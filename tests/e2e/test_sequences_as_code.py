@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from rulesync.emulator import EmulatorServer
 from tests.helpers import Org, Project, api_project
 from tests.proxy import Proxy
-from tests.test_blast_radius import assign, ruleset_of
+from tests.e2e.test_blast_radius import assign, ruleset_of
 
 # The emulator's default sequences (docs/emulator.md, seed data).
 INBOUND, OUTBOUND, WEBINAR, CLOSED_LOST = 1, 2, 3, 4
