@@ -27,7 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # module -> the test files that exercise it (the runner stops at the first failure)
 CORE: dict[str, list[str]] = {
-    "planner": ["tests/unit/test_planner.py", "tests/e2e/test_plan_cli.py", "tests/e2e/test_pins.py"],
+    "planner": [
+        "tests/unit/test_planner.py",
+        "tests/e2e/test_plan_cli.py",
+        "tests/e2e/test_pins.py",
+    ],
     "documents": [
         "tests/unit/test_planner.py",
         "tests/e2e/test_plan_cli.py",
@@ -41,9 +45,17 @@ CORE: dict[str, list[str]] = {
         "tests/e2e/test_blast_radius.py",
     ],
     "plan": ["tests/e2e/test_plan_cli.py", "tests/e2e/test_apply_cli.py"],
-    "applier": ["tests/e2e/test_apply_cli.py", "tests/e2e/test_apply_wire.py", "tests/e2e/test_faults.py"],
+    "applier": [
+        "tests/e2e/test_apply_cli.py",
+        "tests/e2e/test_apply_wire.py",
+        "tests/e2e/test_faults.py",
+    ],
     "client": ["tests/integration/test_client.py", "tests/e2e/test_apply_cli.py"],
-    "loader": ["tests/unit/test_loader.py", "tests/e2e/test_pins.py", "tests/unit/test_fastyaml.py"],
+    "loader": [
+        "tests/unit/test_loader.py",
+        "tests/e2e/test_pins.py",
+        "tests/unit/test_fastyaml.py",
+    ],
     "fastyaml": ["tests/unit/test_fastyaml.py"],
     "sequences": ["tests/e2e/test_blast_radius.py", "tests/e2e/test_sequences_as_code.py"],
     "permissions": ["tests/e2e/test_blast_radius.py", "tests/e2e/test_sequences_as_code.py"],

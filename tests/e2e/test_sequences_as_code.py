@@ -12,9 +12,9 @@ import pytest
 from werkzeug.wrappers import Response
 
 from rulesync.emulator import EmulatorServer
+from tests.e2e.test_blast_radius import assign, ruleset_of
 from tests.helpers import Org, Project, api_project
 from tests.proxy import Proxy
-from tests.e2e.test_blast_radius import assign, ruleset_of
 
 # The emulator's default sequences (docs/emulator.md, seed data).
 INBOUND, OUTBOUND, WEBINAR, CLOSED_LOST = 1, 2, 3, 4
