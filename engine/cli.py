@@ -27,7 +27,7 @@ from rulesync.errors import (
     StalePlan,
     UnsafePlan,
 )
-from rulesync.model import parse_duration
+from rulesync.fields import parse_duration
 
 # Each command imports what it uses when it runs: `validate` never loads the HTTP stack,
 # `plan` neither the applier nor the emulator (unless the environment is `embedded`).

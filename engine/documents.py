@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from rulesync.model import RELATIONSHIPS
+from rulesync.fields import RELATIONSHIPS
 
 Document = dict[str, dict[str, Any]]
 

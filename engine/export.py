@@ -26,17 +26,17 @@ from rulesync import held
 from rulesync.documents import live_document, resource_id, resource_name
 from rulesync.errors import ConfigError
 from rulesync.exportyaml import Value
-from rulesync.filenames import assign, inside
-from rulesync.loader import matches, ruleset_files
-from rulesync.model import (
+from rulesync.fields import (
     DURATION_FIELDS,
     MANAGEABLE,
     NAME_LIMIT,
     RELATIONSHIPS,
-    RulesetFields,
     format_duration,
     parse_duration,
 )
+from rulesync.filenames import assign, inside
+from rulesync.loader import matches, ruleset_files
+from rulesync.model import RulesetFields
 from rulesync.references import KINDS, References, resolve
 from rulesync.yamlio import closest, short
 

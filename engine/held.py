@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rulesync.model import ATTRIBUTES, RulesetFields
+from rulesync.fields import ATTRIBUTES
+from rulesync.model import RulesetFields
 from rulesync.yamlio import describe_error
 
 KEY = "held"

@@ -18,15 +18,8 @@ from rulesync import held
 from rulesync.config import Config, Environment
 from rulesync.errors import InvalidFiles, Problem
 from rulesync.fastyaml import read_flat
-from rulesync.model import (
-    FILE_READ_ONLY,
-    MANAGEABLE,
-    READ_ONLY,
-    RELATIONSHIPS,
-    IdRef,
-    RulesetFields,
-    RulesetFile,
-)
+from rulesync.fields import FILE_READ_ONLY, MANAGEABLE, READ_ONLY, RELATIONSHIPS
+from rulesync.model import IdRef, RulesetFields, RulesetFile
 from rulesync.yamlio import (
     DuplicateKey,
     LocatedDict,

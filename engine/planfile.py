@@ -17,7 +17,7 @@ from pydantic import (
     ValidationError,
 )
 
-from rulesync.model import ATTRIBUTES, INT_MAX, RELATIONSHIPS
+from rulesync.fields import ATTRIBUTES, INT_MAX, RELATIONSHIPS
 
 Id = Annotated[StrictInt, Field(ge=1, le=INT_MAX)]
 Count = Annotated[StrictInt, Field(ge=0)]

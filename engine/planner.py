@@ -18,8 +18,8 @@ from rulesync.documents import (
     resource_name,
 )
 from rulesync.errors import PlanError, PlanProblems, Problem
+from rulesync.fields import RELATIONSHIPS
 from rulesync.loader import Desired, matches
-from rulesync.model import RELATIONSHIPS
 from rulesync.permissions import denied
 from rulesync.plan import Change, Kept, Plan
 from rulesync.references import References, resolve

@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from rulesync.model import DURATION_FIELDS, format_duration
+from rulesync.fields import DURATION_FIELDS, format_duration
 from rulesync.plan import Change, Plan, describe
 
 # GitHub refuses comment and issue bodies over 65,536 characters, and has been measured

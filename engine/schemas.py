@@ -14,7 +14,8 @@ from importlib.resources import files
 from typing import Any
 
 from rulesync.config import ConfigModel
-from rulesync.model import DURATION_FIELDS, RELATIONSHIPS, RulesetFields, ruleset_json_schema
+from rulesync.fields import DURATION_FIELDS, RELATIONSHIPS
+from rulesync.model import RulesetFields, ruleset_json_schema
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rulesync.documents import diff, live_document, matches_live
+from rulesync.fields import RELATIONSHIPS
 from rulesync.loader import _own_fields
-from rulesync.model import RELATIONSHIPS, RulesetFile
+from rulesync.model import RulesetFile
 from tests.helpers import Org, Project, api_project
 
 values = st.one_of(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rulesync.model import ATTRIBUTES, RELATIONSHIPS
+from rulesync.fields import ATTRIBUTES, RELATIONSHIPS
 from tests.conftest import Api
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")

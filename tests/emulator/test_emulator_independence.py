@@ -64,7 +64,7 @@ def test_field_table_is_read_from_the_bundled_documents() -> None:
 def test_the_engine_agrees_with_the_reference() -> None:
     """Two independent readings of Outreach's documents: the engine's field rules and the
     emulator's. A mistake on either side shows here instead of passing unnoticed."""
-    from rulesync import model
+    from rulesync import fields as model
     from rulesync.emulator import rules
 
     ruleset = resource("ruleset")

@@ -37,7 +37,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from rulesync.emulator.server import EmulatorServer  # noqa: E402
-from rulesync.model import DURATION_FIELDS, format_duration  # noqa: E402
+from rulesync.fields import DURATION_FIELDS, format_duration  # noqa: E402
 
 TOKEN_ENV = "RULESYNC_BENCH_TOKEN"
 JSONAPI = "application/vnd.api+json"

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from rulesync.cli import main
 from rulesync.emulator.server import EmulatorServer
-from rulesync.model import (
+from rulesync.fields import (
     BOOL_FIELDS,
     COUNT_FIELDS,
     DURATION_FIELDS,

@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rulesync.documents import fingerprint
-from rulesync.loader import Desired
-from rulesync.model import (
+from rulesync.fields import (
     ATTRIBUTES,
     BOOL_FIELDS,
     COUNT_FIELDS,
@@ -20,6 +19,7 @@ from rulesync.model import (
     RELATIONSHIPS,
     STRING_LIMITS,
 )
+from rulesync.loader import Desired
 from rulesync.plan import Plan
 from rulesync.planner import Settings, build_plan
 from rulesync.references import References
