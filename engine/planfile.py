@@ -1,27 +1,15 @@
-"""The plan file (SPEC §5, format_version 1): a Plan to JSON and back, and the strict reading
-of a saved one, every value typed and every patch checked against the ``before`` and ``after``
-it claims to turn one into the other. The only module that knows the plan's JSON form."""
+"""The plan file (SPEC §5, format_version 1): a Plan to JSON and back, read and written. The
+only module that knows the plan's JSON form; a saved plan is checked strictly on the way in
+(planschema.py), so a damaged or edited file is one clear error."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictInt,
-    StrictStr,
-    ValidationError,
-)
+from typing import TYPE_CHECKING, Any
 
 from rulesync.documents import Document, PatchOp
 from rulesync.errors import ConfigError
-from rulesync.fields import ATTRIBUTES, INT_MAX, RELATIONSHIPS
 from rulesync.plan import (
     Assign,
     Change,
@@ -36,146 +24,22 @@ from rulesync.plan import (
 )
 from rulesync.references import References
 
+if TYPE_CHECKING:  # the strict schema is imported only to read a plan
+    from rulesync.planschema import (
+        AssignJson,
+        CreateJson,
+        DeleteJson,
+        DetachJson,
+        DocumentJson,
+        LiveRulesetRefJson,
+        PatchOpJson,
+        SequenceJson,
+        UpdateJson,
+    )
+
 FORMAT_VERSION = 1
 MAX_SHOWN = 10  # problems listed for a damaged plan file
 Json = dict[str, Any]  # a JSON object: its values are any JSON
-
-Id = Annotated[StrictInt, Field(ge=1, le=INT_MAX)]
-Count = Annotated[StrictInt, Field(ge=0)]
-Version = Annotated[StrictStr, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
-FieldPath = Annotated[StrictStr, Field(pattern=r"^/(attributes|relationships)/[^/]+$")]
-KNOWN_ATTRIBUTES = ("name", *ATTRIBUTES)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RelationshipJson(_Strict):
-    type: Literal["stage", "taskPriority", "user"]
-    id: Id
-
-
-class DocumentJson(_Strict):
-    attributes: dict[str, Any]
-    relationships: dict[str, RelationshipJson | None]
-
-
-class LiveDocumentJson(_Strict):
-    """A delete's ``before``: every attribute the API returned (any value a live org holds)."""
-
-    attributes: dict[str, Any]
-    relationships: dict[str, dict[str, Any] | None]
-
-
-class PatchOpJson(_Strict):
-    op: Literal["add", "replace", "remove"]
-    path: FieldPath
-    value: Any = None
-
-
-class CreateJson(_Strict):
-    action: Literal["create"]
-    name: StrictStr
-    id: None
-    after: DocumentJson
-
-
-class SequenceJson(_Strict):
-    id: Id
-    name: StrictStr
-
-
-class UpdateJson(_Strict):
-    action: Literal["update"]
-    name: StrictStr
-    id: Id
-    renamed_from: StrictStr | None
-    before: DocumentJson
-    after: DocumentJson
-    patch: Annotated[list[PatchOpJson], Field(min_length=1)]
-    live_version: Version
-    sequences: list[SequenceJson] | None
-    denied: StrictStr | None
-
-
-class DeleteJson(_Strict):
-    action: Literal["delete"]
-    name: StrictStr
-    id: Id
-    before: LiveDocumentJson
-    live_version: Version
-    sequences: list[SequenceJson] | None
-    denied: StrictStr | None
-
-
-class RulesetRefJson(_Strict):
-    id: Id | None
-    name: StrictStr
-
-
-class LiveRulesetRefJson(_Strict):
-    id: Id
-    name: StrictStr
-
-
-class AssignJson(_Strict):
-    """A sequence given a ruleset (``id`` is the sequence's); ``ruleset_to.id`` None: the
-    ruleset this plan creates under that name."""
-
-    action: Literal["assign"]
-    name: StrictStr
-    id: Id
-    ruleset_from: LiveRulesetRefJson | None
-    ruleset_to: RulesetRefJson
-    denied: StrictStr | None
-
-
-class DetachJson(_Strict):
-    """A sequence left without a ruleset (prune)."""
-
-    action: Literal["detach"]
-    name: StrictStr
-    id: Id
-    ruleset_from: LiveRulesetRefJson
-    ruleset_to: None
-    denied: StrictStr | None
-
-
-class SummaryJson(_Strict):
-    create: Count
-    update: Count
-    assign: Count
-    detach: Count
-    delete: Count
-    unchanged: Count
-
-
-class KeptJson(_Strict):
-    id: Id
-    name: StrictStr
-
-
-class PlanFile(_Strict):
-    format_version: Literal[1]
-    environment: StrictStr
-    api_url: StrictStr
-    generated_at: StrictStr
-    summary: SummaryJson
-    api_requests: Count
-    live_managed: Count
-    prune: StrictBool
-    changes: list[
-        Annotated[
-            CreateJson | UpdateJson | AssignJson | DetachJson | DeleteJson,
-            Field(discriminator="action"),
-        ]
-    ]
-    references: dict[
-        Literal["stage", "taskPriority", "user"],
-        dict[Annotated[StrictStr, Field(pattern=r"^[1-9][0-9]{0,9}$")], StrictStr],
-    ]
-    kept: list[KeptJson] = []
 
 
 # ---- Plan -> JSON ---------------------------------------------------------------------------
@@ -285,7 +149,9 @@ def plan_from_json(data: object, *, source: str = "plan") -> Plan:
             f"{source}: plan format_version {data['format_version']!r} is not "
             f"supported (this rulesync reads {FORMAT_VERSION}); plan again"
         )
-    checked = _checked(data)
+    from rulesync.planschema import check
+
+    checked = check(data)
     if isinstance(checked, list):
         shown = checked[:MAX_SHOWN]
         more = len(checked) - len(shown)
@@ -310,48 +176,47 @@ def plan_from_json(data: object, *, source: str = "plan") -> Plan:
 
 
 def _change(item: CreateJson | UpdateJson | AssignJson | DetachJson | DeleteJson) -> Change:
-    match item:
-        case CreateJson():
-            return Create(name=item.name, after=_document(item.after))
-        case UpdateJson():
-            return Update(
-                name=item.name,
-                id=item.id,
-                renamed_from=item.renamed_from,
-                before=_document(item.before),
-                after=_document(item.after),
-                patch=tuple(_patch_op(op) for op in item.patch),
-                live_version=item.live_version,
-                sequences=_sequence_refs(item.sequences),
-                denied=item.denied,
-            )
-        case DeleteJson():
-            return Delete(
-                name=item.name,
-                id=item.id,
-                before={
-                    "attributes": dict(item.before.attributes),
-                    "relationships": dict(item.before.relationships),
-                },
-                live_version=item.live_version,
-                sequences=_sequence_refs(item.sequences),
-                denied=item.denied,
-            )
-        case AssignJson():
-            return Assign(
-                name=item.name,
-                id=item.id,
-                ruleset_from=_ruleset_ref(item.ruleset_from),
-                ruleset_to=RulesetRef(id=item.ruleset_to.id, name=item.ruleset_to.name),
-                denied=item.denied,
-            )
-        case DetachJson():
-            return Detach(
-                name=item.name,
-                id=item.id,
-                ruleset_from=RulesetRef(id=item.ruleset_from.id, name=item.ruleset_from.name),
-                denied=item.denied,
-            )
+    # the action tells the union apart (the classes are imported only for the type checker)
+    if item.action == "create":
+        return Create(name=item.name, after=_document(item.after))
+    if item.action == "update":
+        return Update(
+            name=item.name,
+            id=item.id,
+            renamed_from=item.renamed_from,
+            before=_document(item.before),
+            after=_document(item.after),
+            patch=tuple(_patch_op(op) for op in item.patch),
+            live_version=item.live_version,
+            sequences=_sequence_refs(item.sequences),
+            denied=item.denied,
+        )
+    if item.action == "delete":
+        return Delete(
+            name=item.name,
+            id=item.id,
+            before={
+                "attributes": dict(item.before.attributes),
+                "relationships": dict(item.before.relationships),
+            },
+            live_version=item.live_version,
+            sequences=_sequence_refs(item.sequences),
+            denied=item.denied,
+        )
+    if item.action == "assign":
+        return Assign(
+            name=item.name,
+            id=item.id,
+            ruleset_from=_ruleset_ref(item.ruleset_from),
+            ruleset_to=RulesetRef(id=item.ruleset_to.id, name=item.ruleset_to.name),
+            denied=item.denied,
+        )
+    return Detach(
+        name=item.name,
+        id=item.id,
+        ruleset_from=RulesetRef(id=item.ruleset_from.id, name=item.ruleset_from.name),
+        denied=item.denied,
+    )
 
 
 def _document(doc: DocumentJson) -> Document:
@@ -377,113 +242,3 @@ def _sequence_refs(items: list[SequenceJson] | None) -> tuple[SequenceRef, ...] 
 
 def _ruleset_ref(ref: LiveRulesetRefJson | None) -> RulesetRef | None:
     return None if ref is None else RulesetRef(id=ref.id, name=ref.name)
-
-
-# ---- the strict reading ---------------------------------------------------------------------
-
-
-def plan_problems(data: object) -> list[str]:
-    """Everything wrong with a decoded plan file; empty when it is sound."""
-    checked = _checked(data)
-    return checked if isinstance(checked, list) else []
-
-
-def _checked(data: object) -> PlanFile | list[str]:
-    """The plan file's typed form, or everything wrong with it."""
-    try:
-        plan = PlanFile.model_validate(data)
-    except ValidationError as err:
-        return [f"{_where(e['loc'])}: {e['msg']}" for e in err.errors(include_url=False)]
-    assert isinstance(data, dict)  # PlanFile validated it as an object
-    problems = list(_consistency(plan, data))
-    return problems or plan
-
-
-def _consistency(plan: PlanFile, raw: dict[str, Any]) -> Iterator[str]:
-    counts = {"create": 0, "update": 0, "assign": 0, "detach": 0, "delete": 0}
-    ids: dict[tuple[str, int], int] = {}
-    created = {c.name for c in plan.changes if isinstance(c, CreateJson)}
-    for index, change in enumerate(plan.changes):
-        where = f"changes[{index}]"
-        counts[change.action] += 1
-        kind = "sequence" if isinstance(change, AssignJson | DetachJson) else "ruleset"
-        if change.id is not None:
-            if (kind, change.id) in ids:
-                yield (
-                    f"{where}.id: {kind} {change.id} is also changed at"
-                    f" changes[{ids[(kind, change.id)]}]"
-                )
-            ids[(kind, change.id)] = index
-        if isinstance(change, AssignJson):
-            if change.ruleset_to.id is None and change.ruleset_to.name not in created:
-                yield f"{where}.ruleset_to.id: null, but the plan creates no such ruleset"
-            continue
-        if isinstance(change, DeleteJson | DetachJson):
-            continue
-        yield from _document_problems(change.after, f"{where}.after")
-        if change.after.attributes.get("name") != change.name:
-            yield f"{where}.after.attributes.name: does not match the change's name"
-        if isinstance(change, UpdateJson):
-            yield from _update(change, raw["changes"][index], where)
-    for action, count in counts.items():
-        if getattr(plan.summary, action) != count:
-            yield f"summary.{action}: says {getattr(plan.summary, action)}, the plan has {count}"
-
-
-def _update(change: UpdateJson, raw: dict[str, Any], where: str) -> Iterator[str]:
-    yield from _document_problems(change.before, f"{where}.before")
-    was = change.before.attributes.get("name")
-    if was != (change.renamed_from or change.name):
-        yield f"{where}.renamed_from: does not match the name in before ({was!r})"
-    if change.renamed_from == change.name:
-        yield f"{where}.renamed_from: is the ruleset's own name"
-    for number, op in enumerate(raw["patch"]):
-        if op["op"] != "remove" and "value" not in op:
-            yield f"{where}.patch[{number}].value: required for {op['op']}"
-        section, name = op["path"].split("/")[1:]
-        known = RELATIONSHIPS if section == "relationships" else KNOWN_ATTRIBUTES
-        if _unescape(name) not in known:
-            yield f"{where}.patch[{number}].path: no such field {op['path']!r}"
-    import jsonpatch  # only a saved plan's updates need it
-
-    try:
-        patched = jsonpatch.apply_patch(raw["before"], raw["patch"])
-    except (
-        jsonpatch.JsonPatchException,
-        jsonpatch.JsonPointerException,
-        TypeError,
-        KeyError,
-        IndexError,
-    ) as err:
-        yield f"{where}.patch: does not apply to before ({err})"
-        return
-    if patched != raw["after"]:
-        yield f"{where}.patch: applied to before, it does not give after"
-
-
-def _document_problems(doc: DocumentJson, where: str) -> Iterator[str]:
-    for name in doc.attributes:
-        if name not in KNOWN_ATTRIBUTES:
-            yield f"{where}.attributes: no such field {name!r}"
-    for name, value in doc.relationships.items():
-        kind = RELATIONSHIPS.get(name)
-        if kind is None:
-            yield f"{where}.relationships: no such relationship {name!r}"
-        elif value is not None and value.type != kind:
-            yield f"{where}.relationships.{name}.type: must be {kind!r}, got {value.type!r}"
-
-
-def _unescape(name: str) -> str:
-    return name.replace("~1", "/").replace("~0", "~")
-
-
-def _where(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ("create", "update", "assign", "detach", "delete") and out.endswith("]"):
-            continue  # the union branch pydantic names; the action is in the value
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
