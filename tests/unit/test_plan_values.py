@@ -19,9 +19,11 @@ import pytest
 from rulesync.errors import ConfigError
 from rulesync.plan import (
     Assign,
+    Change,
     Create,
     Delete,
     Detach,
+    Document,
     Plan,
     RulesetRef,
     SequenceRef,
@@ -128,12 +130,12 @@ def test_each_value_holds_only_the_fields_of_its_action() -> None:
     detach = Detach(name="S", id=3, ruleset_from=RulesetRef(id=1, name="R"))
     assert detach.ruleset_to is None
     with pytest.raises(TypeError):
-        Detach(name="S", id=3, ruleset_from=None, ruleset_to=None)  # type: ignore[call-arg]
+        Detach(name="S", id=3, ruleset_from=None, ruleset_to=None)  # type: ignore[call-arg,arg-type]
 
 
 def test_plan_order_is_phase_then_name_then_id() -> None:
-    after = {"attributes": {}, "relationships": {}}
-    changes = [
+    after: Document = {"attributes": {}, "relationships": {}}
+    changes: list[Change] = [
         Delete(name="A", id=1, before=after, live_version="v"),
         Assign(name="A", id=9, ruleset_from=None, ruleset_to=RulesetRef(id=None, name="B")),
         Update(name="B", id=3, before=after, after=after, patch=(), live_version="v"),

@@ -20,7 +20,7 @@ from rulesync.fields import (
     STRING_LIMITS,
 )
 from rulesync.loader import Desired
-from rulesync.plan import Plan
+from rulesync.plan import Create, Plan
 from rulesync.planfile import dumps, plan_from_json, plan_to_json
 from rulesync.planner import Settings, build_plan
 from rulesync.references import References
@@ -123,7 +123,7 @@ def test_patch_applied_to_live_gives_desired(
 def test_planning_desired_against_itself_gives_no_changes(fields: dict[str, Any]) -> None:
     first = build_plan([desired("R", fields)], [], refs=REFS, settings=SETTINGS)
     (create,) = first.changes
-    assert create.after is not None
+    assert isinstance(create, Create)
     again = build_plan(
         [desired("R", fields)], [as_live(9, create.after)], refs=REFS, settings=SETTINGS
     )
@@ -163,7 +163,7 @@ def test_references_resolve_by_name_email_and_id() -> None:
         "completedStage": None,
     }
     (change,) = build_plan([desired("R", fields)], [], refs=refs, settings=SETTINGS).changes
-    assert change.after is not None
+    assert isinstance(change, Create)
     assert change.after["relationships"] == {
         "callTaskPriority": {"type": "taskPriority", "id": 1},
         "completedStage": None,
