@@ -232,3 +232,82 @@ def test_plan_values_import_no_file_format_or_validation() -> None:
     assert ours <= {"rulesync.documents", "rulesync.references", "rulesync.errors"}
     others = {m.split(".")[0] for m in imported - ours}
     assert others <= sys.stdlib_module_names | {"__future__"}, others
+
+
+def _edit(data: dict[str, Any], edit: str) -> None:
+    renamed, quiet = (c for c in data["changes"] if c["action"] == "update")
+    if edit == "add without value":
+        del quiet["patch"][0]["value"]
+    elif edit == "renamed_from not the name before":
+        renamed["renamed_from"] = "Someone else"
+    elif edit == "renamed to itself":
+        quiet["renamed_from"] = quiet["name"]
+    elif edit == "after named otherwise":
+        _first(data, "create")["after"]["attributes"]["name"] = "Other"
+    elif edit == "unknown attribute in after":
+        _first(data, "create")["after"]["attributes"]["colour"] = "red"
+    elif edit == "unknown relationship in before":
+        renamed["before"]["relationships"]["mentor"] = None
+    elif edit == "relationship of the wrong kind":
+        _first(data, "create")["after"]["relationships"]["owner"]["type"] = "stage"
+    elif edit == "the same ruleset twice":
+        quiet["id"] = renamed["id"]
+    elif edit == "the same sequence twice":
+        data["changes"][4]["id"] = data["changes"][3]["id"]
+    elif edit == "a ruleset and a sequence may share an id":
+        data["changes"][3]["id"] = renamed["id"]
+    elif edit == "escaped path to no field":
+        quiet["patch"][2]["path"] = "/attributes/step~1Overrides"
+    elif edit == "patch to a missing field":
+        quiet["patch"][1]["path"] = "/attributes/callOptOutAction"
+
+
+EDITS = {
+    "add without value": "changes[2].patch[0].value: required for add",
+    "renamed_from not the name before": (
+        "changes[1].renamed_from: does not match the name in before ('Outbound v1')"
+    ),
+    "renamed to itself": "changes[2].renamed_from: is the ruleset's own name",
+    "after named otherwise": "changes[0].after.attributes.name: does not match the change's name",
+    "unknown attribute in after": "changes[0].after.attributes: no such field 'colour'",
+    "unknown relationship in before": "changes[1].before.relationships: no such relationship",
+    "relationship of the wrong kind": (
+        "changes[0].after.relationships.owner.type: must be 'user', got 'stage'"
+    ),
+    "the same ruleset twice": "changes[2].id: ruleset 42 is also changed at changes[1]",
+    "the same sequence twice": "changes[4].id: sequence 11 is also changed at changes[3]",
+    "escaped path to no field": "changes[2].patch[2].path: no such field",
+    "patch to a missing field": "changes[2].patch: does not apply to before",
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_an_edited_plan_is_refused_naming_the_place(edit: str) -> None:
+    data = old_data()
+    _edit(data, edit)
+    message = _refused(data)
+    assert EDITS[edit] in message
+    assert message.startswith("plan.json: damaged or edited plan file, refused:")
+    assert message.endswith("Make a new one with `rulesync plan --out`.")
+
+
+def test_a_sequence_may_have_the_id_of_a_ruleset() -> None:
+    data = old_data()
+    _edit(data, "a ruleset and a sequence may share an id")
+    assert plan_from_json(data).changes[3].id == 42  # type: ignore[union-attr]
+
+
+def test_many_problems_are_listed_ten_and_counted() -> None:
+    data = old_data()
+    data["kept"] = [{"id": "x", "name": 1}] * 12
+    message = _refused(data)
+    assert message.count("\n  - ") == 11
+    assert "... and 14 more" in message
+
+
+def test_not_a_plan_and_another_format_version_are_refused() -> None:
+    assert "not a rulesync plan file" in _refused({"changes": []})
+    assert "not a rulesync plan file" in _refused([])  # type: ignore[arg-type]
+    data = old_data()
+    data["format_version"] = 2
+    assert "plan format_version 2 is not supported (this rulesync reads 1)" in _refused(data)
