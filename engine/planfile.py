@@ -39,13 +39,12 @@ if TYPE_CHECKING:  # the strict schema is imported only to read a plan
 
 FORMAT_VERSION = 1
 MAX_SHOWN = 10  # problems listed for a damaged plan file
-Json = dict[str, Any]  # a JSON object: its values are any JSON
 
 
 # ---- Plan -> JSON ---------------------------------------------------------------------------
 
 
-def plan_to_json(plan: Plan) -> Json:
+def plan_to_json(plan: Plan) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "environment": plan.environment,
@@ -61,7 +60,7 @@ def plan_to_json(plan: Plan) -> Json:
     }
 
 
-def change_to_json(change: Change) -> Json:
+def change_to_json(change: Change) -> dict[str, Any]:
     """One change; its keys in the order the format has always written them."""
     # isinstance, not match: mutmut's parser (tests/mutation.py) reads no match statements
     if isinstance(change, Create):
@@ -99,11 +98,11 @@ def change_to_json(change: Change) -> Json:
     }
 
 
-def _sequences_json(refs: tuple[SequenceRef, ...] | None) -> list[Json] | None:
+def _sequences_json(refs: tuple[SequenceRef, ...] | None) -> list[dict[str, Any]] | None:
     return None if refs is None else [{"id": s.id, "name": s.name} for s in refs]
 
 
-def _ruleset_json(ref: RulesetRef | None) -> Json | None:
+def _ruleset_json(ref: RulesetRef | None) -> dict[str, Any] | None:
     return None if ref is None else {"id": ref.id, "name": ref.name}
 
 

@@ -311,3 +311,40 @@ def test_not_a_plan_and_another_format_version_are_refused() -> None:
     data = old_data()
     data["format_version"] = 2
     assert "plan format_version 2 is not supported (this rulesync reads 1)" in _refused(data)
+
+
+def test_a_plan_is_written_into_folders_that_do_not_exist_yet(tmp_path: Path) -> None:
+    out = tmp_path / "plans" / "production" / "plan.json"
+    write_plan(read_plan(OLD_PLAN), out)
+    assert out.read_bytes() == OLD_PLAN.read_bytes()
+
+
+def test_unreadable_unwritable_and_non_json_plan_files_are_one_clear_error(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "missing.json"
+    with pytest.raises(ConfigError) as err:
+        read_plan(missing)
+    assert str(err.value) == f"{missing}: cannot read the plan file: No such file or directory"
+    with pytest.raises(ConfigError) as err:
+        write_plan(read_plan(OLD_PLAN), tmp_path)  # a folder
+    assert str(err.value) == f"{tmp_path}: cannot write the plan file: Is a directory"
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    with pytest.raises(ConfigError) as err:
+        read_plan(garbage)
+    assert str(err.value).startswith(f"{garbage}: not JSON (")
+    assert str(err.value).endswith("); pass a file made by `rulesync plan --out`")
+
+
+def test_the_refusal_lists_each_problem_on_its_own_line() -> None:
+    with pytest.raises(ConfigError) as err:
+        plan_from_json({"format_version": 1})
+    lines = str(err.value).splitlines()
+    assert lines[0] == "plan: damaged or edited plan file, refused:"
+    assert lines[1] == "  - environment: Field required"
+    assert all(line.startswith("  - ") for line in lines[1:-1])
+    assert lines[-1] == "Make a new one with `rulesync plan --out`."
+    with pytest.raises(ConfigError) as err:
+        plan_from_json({"changes": []})
+    assert str(err.value) == "plan: not a rulesync plan file (no format_version)"
