@@ -348,3 +348,20 @@ def test_the_refusal_lists_each_problem_on_its_own_line() -> None:
     with pytest.raises(ConfigError) as err:
         plan_from_json({"changes": []})
     assert str(err.value) == "plan: not a rulesync plan file (no format_version)"
+
+
+def test_a_plan_with_no_changes_and_zero_counts_round_trips() -> None:
+    plan = Plan(environment="e", api_url="embedded", changes=(), unchanged=0)
+    data = json.loads(dumps(plan))
+    assert data["summary"] == dict.fromkeys(
+        ("create", "update", "assign", "detach", "delete", "unchanged"), 0
+    )
+    assert plan_from_json(data) == plan
+    data["api_requests"] = -1
+    assert "api_requests: Input should be greater than or equal to 0" in _refused(data)
+
+
+def test_a_plan_file_without_the_kept_list_reads_as_keeping_nothing() -> None:
+    data = old_data()
+    del data["kept"]
+    assert plan_from_json(data).kept == ()
