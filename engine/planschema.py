@@ -258,4 +258,4 @@ def _where(loc: tuple[int | str, ...]) -> str:
             continue  # the union branch pydantic names; the action is in the value
         else:
             out += f".{part}" if out else str(part)
-    return out or "(top level)"
+    return out

@@ -260,24 +260,51 @@ def _edit(data: dict[str, Any], edit: str) -> None:
         quiet["patch"][2]["path"] = "/attributes/step~1Overrides"
     elif edit == "patch to a missing field":
         quiet["patch"][1]["path"] = "/attributes/callOptOutAction"
+    elif edit == "patch that does not give after":
+        renamed["patch"][0]["value"] = 1
+    elif edit == "assign to a ruleset not created":
+        data["changes"][3]["ruleset_to"]["name"] = "Nowhere"
+    elif edit == "summary lies":
+        data["summary"]["delete"] = 3
 
 
 EDITS = {
-    "add without value": "changes[2].patch[0].value: required for add",
-    "renamed_from not the name before": (
+    "add without value": [
+        "changes[2].patch[0].value: required for add",
+        "changes[2].patch: does not apply to before"
+        " (The operation does not contain a 'value' member)",
+    ],
+    "renamed_from not the name before": [
         "changes[1].renamed_from: does not match the name in before ('Outbound v1')"
-    ),
-    "renamed to itself": "changes[2].renamed_from: is the ruleset's own name",
-    "after named otherwise": "changes[0].after.attributes.name: does not match the change's name",
-    "unknown attribute in after": "changes[0].after.attributes: no such field 'colour'",
-    "unknown relationship in before": "changes[1].before.relationships: no such relationship",
-    "relationship of the wrong kind": (
+    ],
+    "renamed to itself": ["changes[2].renamed_from: is the ruleset's own name"],
+    "after named otherwise": ["changes[0].after.attributes.name: does not match the change's name"],
+    "unknown attribute in after": ["changes[0].after.attributes: no such field 'colour'"],
+    "unknown relationship in before": [
+        "changes[1].before.relationships: no such relationship 'mentor'",
+        "changes[1].patch: applied to before, it does not give after",
+    ],
+    "relationship of the wrong kind": [
         "changes[0].after.relationships.owner.type: must be 'user', got 'stage'"
-    ),
-    "the same ruleset twice": "changes[2].id: ruleset 42 is also changed at changes[1]",
-    "the same sequence twice": "changes[4].id: sequence 11 is also changed at changes[3]",
-    "escaped path to no field": "changes[2].patch[2].path: no such field",
-    "patch to a missing field": "changes[2].patch: does not apply to before",
+    ],
+    "the same ruleset twice": ["changes[2].id: ruleset 42 is also changed at changes[1]"],
+    "the same sequence twice": ["changes[4].id: sequence 11 is also changed at changes[3]"],
+    "escaped path to no field": [
+        "changes[2].patch[2].path: no such field '/attributes/step~1Overrides'",
+        "changes[2].patch: does not apply to before"
+        " (can't replace a non-existent object 'step/Overrides')",
+    ],
+    "patch to a missing field": [
+        "changes[2].patch: does not apply to before"
+        " (can't remove a non-existent object 'callOptOutAction')"
+    ],
+    "patch that does not give after": [
+        "changes[1].patch: applied to before, it does not give after"
+    ],
+    "assign to a ruleset not created": [
+        "changes[3].ruleset_to.id: null, but the plan creates no such ruleset"
+    ],
+    "summary lies": ["summary.delete: says 3, the plan has 1"],
 }
 
 
@@ -285,10 +312,10 @@ EDITS = {
 def test_an_edited_plan_is_refused_naming_the_place(edit: str) -> None:
     data = old_data()
     _edit(data, edit)
-    message = _refused(data)
-    assert EDITS[edit] in message
-    assert message.startswith("plan.json: damaged or edited plan file, refused:")
-    assert message.endswith("Make a new one with `rulesync plan --out`.")
+    lines = _refused(data).splitlines()
+    assert lines[0] == "plan.json: damaged or edited plan file, refused:"
+    assert lines[1:-1] == [f"  - {problem}" for problem in EDITS[edit]]
+    assert lines[-1] == "Make a new one with `rulesync plan --out`."
 
 
 def test_a_sequence_may_have_the_id_of_a_ruleset() -> None:
