@@ -34,7 +34,7 @@ from rulesync.fields import parse_duration
 if TYPE_CHECKING:
     from rulesync.applier import Outcome, Report
     from rulesync.client import Client
-    from rulesync.loader import Desired
+    from rulesync.desired import Desired
     from rulesync.plan import Plan
     from rulesync.safety import Policy
     from rulesync.session import ReadAhead
@@ -734,13 +734,13 @@ def export(
     Without --overwrite or --missing-only, export refuses (writing nothing) when a file
     already declares one of the live rulesets.
     """
+    from rulesync.desired import matches
     from rulesync.documents import resource_name
     from rulesync.export import Options as ExportOptions
     from rulesync.export import Project as ExportProject
     from rulesync.export import export as run_export
     from rulesync.export import merged_defaults, read_files
     from rulesync.filenames import inside, write_files
-    from rulesync.loader import matches
     from rulesync.references import KINDS, References, labels_from
     from rulesync.session import connect
 

@@ -6,8 +6,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from rulesync.desired import Desired, matches
 from rulesync.documents import resource_id, resource_name
-from rulesync.loader import Desired, matches
 
 
 def notes(

@@ -23,6 +23,7 @@ from ruamel.yaml.error import YAMLError as RuamelError
 
 from rulesync import exportyaml as ey
 from rulesync import held
+from rulesync.desired import matches
 from rulesync.documents import live_document, resource_id, resource_name
 from rulesync.errors import ConfigError
 from rulesync.exportyaml import Value
@@ -35,10 +36,11 @@ from rulesync.fields import (
     parse_duration,
 )
 from rulesync.filenames import assign, inside
-from rulesync.loader import matches, ruleset_files
+from rulesync.loader import ruleset_files
 from rulesync.model import RulesetFields
 from rulesync.references import KINDS, References, resolve
-from rulesync.yamlio import closest, short
+from rulesync.suggest import closest
+from rulesync.yamlio import short
 
 HEADER = (
     "# Exported from Outreach by `rulesync export`. Fields left out are not managed (or come\n"

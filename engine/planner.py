@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rulesync.desired import Desired, matches
 from rulesync.documents import (
     Document,
     diff,
@@ -19,11 +20,10 @@ from rulesync.documents import (
 )
 from rulesync.errors import PlanError, PlanProblems, Problem
 from rulesync.fields import RELATIONSHIPS
-from rulesync.loader import Desired, matches
 from rulesync.permissions import denied
 from rulesync.plan import Change, Kept, Plan
 from rulesync.references import References, resolve
-from rulesync.yamlio import closest
+from rulesync.suggest import closest
 
 
 @dataclass(frozen=True)

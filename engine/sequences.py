@@ -12,12 +12,12 @@ from dataclasses import replace
 from typing import Any
 
 from rulesync.client import PAGE_SIZE, Client
+from rulesync.desired import Desired, matches
 from rulesync.documents import resource_id, resource_name, ruleset_of
 from rulesync.errors import AuthError, PlanProblems, Problem, StalePlan, UnsafePlan
-from rulesync.loader import Desired, matches
 from rulesync.permissions import AUTHORIZATION_META, denied
 from rulesync.plan import ORDER, SEQUENCE_ACTIONS, Action, Change, Plan, SequenceRef, describe
-from rulesync.yamlio import closest
+from rulesync.suggest import closest
 
 IDS_PER_REQUEST = 1000
 QUERY_CHARS = 6000  # ids per request also stop here: URLs stay well under 8 KB

@@ -12,8 +12,8 @@ from typing import Any
 from rulesync.auth import StaticToken, TokenSource, token_source
 from rulesync.client import MAX_WAIT_S, PAGE_SIZE, Client
 from rulesync.config import Config, Environment
+from rulesync.desired import Desired
 from rulesync.errors import RulesyncError
-from rulesync.loader import Desired
 from rulesync.permissions import AUTHORIZATION_META
 from rulesync.references import KINDS, References, kinds_named, labels_from
 

@@ -9,6 +9,7 @@ import jsonpatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rulesync.desired import Desired
 from rulesync.documents import fingerprint
 from rulesync.fields import (
     ATTRIBUTES,
@@ -19,7 +20,6 @@ from rulesync.fields import (
     RELATIONSHIPS,
     STRING_LIMITS,
 )
-from rulesync.loader import Desired
 from rulesync.plan import Plan
 from rulesync.planner import Settings, build_plan
 from rulesync.references import References
