@@ -11,7 +11,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rulesync.client import NAMES_PER_LOOKUP, PAGE_SIZE, Client, OutcomeUnknown
+from rulesync.api import NAMES_PER_LOOKUP, PAGE_SIZE, Api
 from rulesync.documents import (
     Document,
     diff,
@@ -21,7 +21,7 @@ from rulesync.documents import (
     resource_name,
     ruleset_of,
 )
-from rulesync.errors import ApiError, StalePlan
+from rulesync.errors import ApiError, OutcomeUnknown, StalePlan
 from rulesync.plan import ACTIONS as PHASES
 from rulesync.plan import SEQUENCE_ACTIONS, Change, Plan
 from rulesync.references import KINDS, labels_from
@@ -73,7 +73,7 @@ def check_bound(plan: Plan, *, environment: str, api_url: str) -> None:
     _refuse_other_org(wrong)
 
 
-def check_references(plan: Plan, client: Client) -> None:
+def check_references(plan: Plan, client: Api) -> None:
     """Every org is served from the same URL: the reference data the plan resolved (stage,
     task priority and user ids with their names) must be the same here."""
     wrong = []
@@ -97,7 +97,7 @@ def _refuse_other_org(wrong: list[str]) -> None:
         )
 
 
-def check_stale(plan: Plan, client: Client) -> None:
+def check_stale(plan: Plan, client: Api) -> None:
     """Refuse the whole plan when any ruleset it touches moved since it was planned: an id
     that changed, vanished or now carries another name, or a name to create (or rename to)
     that is now taken. Names are compared exactly."""
@@ -186,7 +186,7 @@ def patch_body(rid: int, patch: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return body
 
 
-def _create(client: Client, change: Change) -> Outcome:
+def _create(client: Api, change: Change) -> Outcome:
     """POST, and never a duplicate: when the answer is lost, look the exact name up first."""
     after = change.after or {}
     last = ""
@@ -220,19 +220,19 @@ def _duplicate_names(name: str, found: list[dict[str, Any]]) -> str:
     )
 
 
-def _update(client: Client, change: Change) -> Outcome:
+def _update(client: Api, change: Change) -> Outcome:
     assert change.id is not None
     client.update(KIND, change.id, patch_body(change.id, change.patch))
     return Outcome(change, True, "updated", change.id)
 
 
-def _delete(client: Client, change: Change) -> Outcome:
+def _delete(client: Api, change: Change) -> Outcome:
     assert change.id is not None
     gone_now = client.delete(KIND, change.id)
     return Outcome(change, True, "deleted" if gone_now else "already deleted", change.id)
 
 
-def _assign(client: Client, change: Change) -> Outcome:
+def _assign(client: Api, change: Change) -> Outcome:
     """PATCH the sequence's ruleset relationship, and nothing else; a PATCH is idempotent, so
     a lost answer is retried like any update."""
     assert change.id is not None
@@ -243,7 +243,7 @@ def _assign(client: Client, change: Change) -> Outcome:
     return Outcome(change, True, "assigned" if data else "detached", change.id)
 
 
-ACTIONS: dict[str, Callable[[Client, Change], Outcome]] = {
+ACTIONS: dict[str, Callable[[Api, Change], Outcome]] = {
     "create": _create,
     "update": _update,
     "assign": _assign,
@@ -254,7 +254,7 @@ ACTIONS: dict[str, Callable[[Client, Change], Outcome]] = {
 
 def apply_plan(
     plan: Plan,
-    client: Client,
+    client: Api,
     *,
     parallelism: int = 4,
     progress: Callable[[Outcome], None] | None = None,
@@ -300,7 +300,7 @@ def _to_created(assigns: list[Change], report: Report) -> list[Change]:
     return ready
 
 
-def _not_taken(client: Client, creates: list[Change], report: Report) -> list[Change]:
+def _not_taken(client: Api, creates: list[Change], report: Report) -> list[Change]:
     """Right before creating, look each name up again (exactly): another apply, from another
     machine, may have created it since the plan was made. Those are not created twice."""
     try:
@@ -328,7 +328,7 @@ def _not_taken(client: Client, creates: list[Change], report: Report) -> list[Ch
 
 def _run_phase(
     pool: ThreadPoolExecutor,
-    client: Client,
+    client: Api,
     phase: list[Change],
     width: int,
     report: Report,
@@ -359,14 +359,14 @@ def _run_phase(
                 progress(outcome)
 
 
-def _safely(client: Client, change: Change) -> Outcome:
+def _safely(client: Api, change: Change) -> Outcome:
     try:
         return ACTIONS[change.action](client, change)
     except ApiError as err:
         return Outcome(change, False, str(err))
 
 
-def verify(plan: Plan, client: Client, report: Report) -> list[str]:
+def verify(plan: Plan, client: Api, report: Report) -> list[str]:
     """Re-read what was applied (list calls by id) and compare with the plan's ``after``."""
     applied = [
         o
@@ -406,7 +406,7 @@ def verify(plan: Plan, client: Client, report: Report) -> list[str]:
     return problems
 
 
-def _verify_sequences(client: Client, moved: list[Outcome]) -> list[str]:
+def _verify_sequences(client: Api, moved: list[Outcome]) -> list[str]:
     """Each assigned or detached sequence now uses the ruleset the plan gave it."""
     if not moved:
         return []
@@ -431,7 +431,7 @@ def _verify_sequences(client: Client, moved: list[Outcome]) -> list[str]:
     return problems
 
 
-def _duplicates_after(client: Client, report: Report) -> list[str]:
+def _duplicates_after(client: Api, report: Report) -> list[str]:
     """Names this apply created or renamed to, held by more than one live ruleset: a racing
     apply (from another machine) did the same. Reported with ids, never left silent."""
     names = [

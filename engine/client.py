@@ -22,8 +22,9 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
 
+from rulesync.api import NAMES_PER_LOOKUP, PAGE_SIZE
 from rulesync.deadline import POOL_CLASSES, WATCHDOG
-from rulesync.errors import ApiError, AuthError, RateLimited
+from rulesync.errors import ApiError, AuthError, OutcomeUnknown, RateLimited
 from rulesync.ratelimit import RateBudget, server_wait, until_text
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JSONAPI = "application/vnd.api+json"
-PAGE_SIZE = 1000
 MAX_PAGES = 1000  # a million resources; past that, a server is paging us in circles
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_RETRIES = 8
@@ -48,10 +48,6 @@ REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
 # The OAuth scope each request needs (Outreach's scopes are <resource>.<read|write|delete>).
 SCOPE_LEVEL = {"GET": "read", "POST": "write", "PATCH": "write", "DELETE": "delete"}
-
-
-class OutcomeUnknown(ApiError):
-    """A write was sent but its answer was lost (timeout, dropped connection, 5xx)."""
 
 
 class _NoAnswer(Exception):
@@ -786,7 +782,6 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{text} (at {pointer})" if pointer else text
 
 
-NAMES_PER_LOOKUP = 20  # names per lookup request: keeps the query string short
 _LEGACY_SPECIAL = (",", "..")
 _LEGACY_WORDS = ("__null__", "__notnull__")
 

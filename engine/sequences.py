@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from rulesync.client import PAGE_SIZE, Client
+from rulesync.api import PAGE_SIZE, Api
 from rulesync.desired import Desired, matches
 from rulesync.documents import resource_id, resource_name, ruleset_of
 from rulesync.errors import AuthError, PlanProblems, Problem, StalePlan, UnsafePlan
@@ -39,7 +39,7 @@ def id_chunks(ids: Iterable[int]) -> Iterator[list[int]]:
         yield chunk
 
 
-def sequences_using(client: Client, ruleset_ids: Iterable[int]) -> dict[int, list[SequenceRef]]:
+def sequences_using(client: Api, ruleset_ids: Iterable[int]) -> dict[int, list[SequenceRef]]:
     """``{ruleset id: [sequences whose ruleset is it]}`` for every id asked for, sorted by
     name. Sequences the server returns for another ruleset are ignored."""
     found: dict[int, list[SequenceRef]] = {}
@@ -70,7 +70,7 @@ def grouped(
 
 
 def with_blast_radius(
-    plan: Plan, client: Client, listed: Sequence[dict[str, Any]] | None = None
+    plan: Plan, client: Api, listed: Sequence[dict[str, Any]] | None = None
 ) -> tuple[Plan, list[str]]:
     """The plan with the sequences using each updated or deleted ruleset (one filtered
     listing, only when there are such changes), and warnings. When the credentials may not
@@ -103,7 +103,7 @@ def _with(change: Change, using: dict[int, list[SequenceRef]] | None) -> Change:
     return replace(change, sequences=tuple(using.get(change.id, [])))
 
 
-def check_still_unused(plan: Plan, client: Client) -> None:
+def check_still_unused(plan: Plan, client: Api) -> None:
     """Before applying a saved plan: a ruleset it deletes must not be used by a sequence the
     plan did not show (one filtered listing). Otherwise the plan is stale."""
     deletes = {c.id: c for c in plan.of("delete") if c.id is not None and c.sequences is not None}
@@ -136,7 +136,7 @@ def scope_detail(err: AuthError) -> str:
 # ---- sequences as code: `sequences: [NAME | {id: N}]` in a ruleset file ------------------
 
 
-def list_sequences(client: Client) -> list[dict[str, Any]]:
+def list_sequences(client: Api) -> list[dict[str, Any]]:
     """Every sequence with its ruleset and what the credentials may do (1000 a page)."""
     query = [
         ("fields[sequence]", "name,ruleset"),
@@ -289,7 +289,7 @@ def _resolve(
     )
 
 
-def read_sequences(client: Client) -> list[dict[str, Any]]:
+def read_sequences(client: Api) -> list[dict[str, Any]]:
     """Every sequence, for files that list theirs; credentials that may not read sequences
     refuse the plan, naming the scope."""
     try:
@@ -303,7 +303,7 @@ def read_sequences(client: Client) -> list[dict[str, Any]]:
         ) from None
 
 
-def check_sequences_unmoved(plan: Plan, client: Client) -> None:
+def check_sequences_unmoved(plan: Plan, client: Api) -> None:
     """Before applying: every sequence the plan assigns or detaches still has its name and
     the ruleset the plan shows it leaving (else the plan is stale, nothing is written)."""
     changes = {c.id: c for c in plan.changes if c.action in SEQUENCE_ACTIONS and c.id}

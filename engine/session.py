@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from rulesync.api import PAGE_SIZE
 from rulesync.auth import StaticToken, TokenSource, token_source
-from rulesync.client import MAX_WAIT_S, PAGE_SIZE, Client
+from rulesync.client import MAX_WAIT_S, Client
 from rulesync.config import Config, Environment
 from rulesync.desired import Desired
 from rulesync.errors import RulesyncError
