@@ -17,11 +17,9 @@ from rulesync.documents import (
     diff,
     fingerprint,
     live_document,
-    resource_id,
-    resource_name,
-    ruleset_of,
 )
 from rulesync.errors import ApiError, OutcomeUnknown, StalePlan
+from rulesync.live import LiveRuleset, live_rulesets, resource_id, resource_name, ruleset_of
 from rulesync.plan import ACTIONS as PHASES
 from rulesync.plan import SEQUENCE_ACTIONS, Change, Plan
 from rulesync.references import KINDS, labels_from
@@ -121,10 +119,12 @@ def check_stale(plan: Plan, client: Api) -> None:
     else:
         live = client.list_by_ids(KIND, touched) if touched else []
         holders = client.find_by_names(KIND, claimed)
-    by_id = {resource_id(r): r for r in live}
+    listing = live_rulesets(live)
+    by_id = {r.id: r for r in listing.rulesets}
+    nameless = set(listing.without_name)
     moved: list[str] = []
     for rid, change in sorted(touched.items(), key=lambda kv: kv[1].name):
-        moved.extend(_moved(change, rid, by_id.get(rid)))
+        moved.extend(_moved(change, rid, by_id.get(rid), nameless=rid in nameless))
     for name, change in sorted(claimed.items()):
         others = [r for r in holders.get(name, []) if resource_id(r) != change.id]
         if others:
@@ -139,12 +139,16 @@ def check_stale(plan: Plan, client: Api) -> None:
         )
 
 
-def _moved(change: Change, rid: int, current: dict[str, Any] | None) -> list[str]:
-    if current is None:
+def _moved(
+    change: Change, rid: int, current: LiveRuleset | None, *, nameless: bool = False
+) -> list[str]:
+    """Why the live ruleset ``rid`` (``current``; ``nameless``: listed without a usable name)
+    is no longer what ``change`` was planned against."""
+    if current is None and not nameless:
         return [f"{change.name!r} (id {rid}) was deleted"] if change.action == "update" else []
     expected = change.renamed_from or change.name
-    live_name = resource_name(current)
-    if live_name != expected:
+    if current is None or current.name != expected:
+        live_name = None if current is None else current.name
         return [
             f"id {rid} is the live ruleset {live_name!r}, not {expected!r} as the plan says"
             " (renamed since, or the plan was edited)"
@@ -204,7 +208,8 @@ def _create(client: Api, change: Change) -> Outcome:
             found = existing[0]
             rid = resource_id(found)
             fields = [*after.get("attributes", {}), *after.get("relationships", {})]
-            patch = diff(live_document(found, fields), after)
+            typed = live_rulesets([found]).rulesets  # none: no usable id, nothing to patch
+            patch = diff(live_document(typed[0], fields), after) if typed else []
             if patch and rid is not None:
                 client.update(KIND, rid, patch_body(rid, patch))
             return Outcome(change, True, "created (confirmed after a lost answer)", rid)
@@ -377,22 +382,26 @@ def verify(plan: Plan, client: Api, report: Report) -> list[str]:
     if not applied:
         return _verify_sequences(client, moved)
     try:
-        live = {
-            resource_id(r): r
-            for r in client.list_by_ids(
-                KIND, [o.resource_id for o in applied if o.resource_id is not None]
-            )
-        }
+        listing = live_rulesets(
+            client.list_by_ids(KIND, [o.resource_id for o in applied if o.resource_id is not None])
+        )
     except ApiError as err:
         return [f"could not verify the applied changes: {err}"]
+    live = {r.id: r for r in listing.rulesets}
+    nameless = set(listing.without_name)
     problems = _duplicates_after(client, report) + _verify_sequences(client, moved)
     for outcome in applied:
-        change, current = outcome.change, live.get(outcome.resource_id)
+        change, current = outcome.change, live.get(outcome.resource_id or 0)
         if change.action == "delete":
-            if current is not None:
+            if current is not None or outcome.resource_id in nameless:
                 problems.append(f"{change.name!r} (id {outcome.resource_id}) still exists")
             continue
         after = change.after or {}
+        if outcome.resource_id in nameless:
+            problems.append(
+                f"{change.name!r} (id {outcome.resource_id}) has no usable name after apply"
+            )
+            continue
         if current is None:
             problems.append(f"{change.name!r} (id {outcome.resource_id}) is missing after apply")
             continue

@@ -24,7 +24,6 @@ from ruamel.yaml.error import YAMLError as RuamelError
 from rulesync import exportyaml as ey
 from rulesync import held
 from rulesync.desired import matches
-from rulesync.documents import live_document, resource_id, resource_name
 from rulesync.errors import ConfigError
 from rulesync.exportyaml import Value
 from rulesync.fields import (
@@ -36,6 +35,7 @@ from rulesync.fields import (
     parse_duration,
 )
 from rulesync.filenames import assign, inside
+from rulesync.live import relationship, resource_id, resource_name
 from rulesync.loader import ruleset_files
 from rulesync.model import RulesetFields
 from rulesync.references import KINDS, References, resolve
@@ -438,11 +438,11 @@ class _Writer:
 
 
 def _live(resource: dict[str, Any], fld: str) -> Any:
-    doc = live_document(resource, [fld])
     if fld in RELATIONSHIPS:
-        ref = doc["relationships"][fld]
-        return None if ref is None else ref.get("id")
-    return doc["attributes"][fld]
+        ref = relationship(resource, fld)
+        return None if ref is None else ref.id
+    attrs = resource.get("attributes")
+    return attrs.get(fld) if isinstance(attrs, dict) else None
 
 
 def _positive(value: Any) -> bool:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rulesync.desired import Desired
-from rulesync.documents import resource_id
 from rulesync.fields import RELATIONSHIPS
+from rulesync.live import resource_id
 from rulesync.suggest import closest
 
 # JSON:API type -> (collection path, attribute that names it, word for messages)

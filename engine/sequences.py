@@ -13,8 +13,8 @@ from typing import Any
 
 from rulesync.api import PAGE_SIZE, Api
 from rulesync.desired import Desired, matches
-from rulesync.documents import resource_id, resource_name, ruleset_of
 from rulesync.errors import AuthError, PlanProblems, Problem, StalePlan, UnsafePlan
+from rulesync.live import LiveRulesets, resource_id, resource_name, ruleset_of
 from rulesync.permissions import AUTHORIZATION_META, denied
 from rulesync.plan import ORDER, SEQUENCE_ACTIONS, Action, Change, Plan, SequenceRef, describe
 from rulesync.suggest import closest
@@ -150,7 +150,7 @@ def list_sequences(client: Api) -> list[dict[str, Any]]:
 def plan_assignments(
     plan: Plan,
     desired: Sequence[Desired],
-    live: Sequence[dict[str, Any]],
+    live: LiveRulesets,
     sequences: Sequence[dict[str, Any]],
     *,
     targets: tuple[str, ...] = (),
@@ -166,7 +166,7 @@ def plan_assignments(
     by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for sequence in sequences:
         by_name[resource_name(sequence) or ""].append(sequence)
-    live_names = {rid: resource_name(r) or "" for r in live if (rid := resource_id(r)) is not None}
+    live_names = {**dict.fromkeys(live.without_name, ""), **{r.id: r.name for r in live.rulesets}}
 
     problems: list[Problem] = []
     claims: dict[int, tuple[Desired, dict[str, Any] | None]] = {}  # sequence id -> file, target
@@ -240,7 +240,7 @@ def _sequence_change(
     )
 
 
-def _target(item: Desired, plan: Plan, live: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+def _target(item: Desired, plan: Plan, live: LiveRulesets) -> dict[str, Any] | None:
     """``{"id", "name"}`` of the ruleset a file's sequences must use (id None: created by
     this plan), or None when the plan leaves the ruleset out."""
     for change in plan.changes:
@@ -252,8 +252,9 @@ def _target(item: Desired, plan: Plan, live: Sequence[dict[str, Any]]) -> dict[s
             return {"id": change.id, "name": item.name}
     if item.pinned_id is not None:
         return {"id": item.pinned_id, "name": item.name}
-    found = [r for r in live if resource_name(r) == item.name]
-    rid = resource_id(found[0]) if len(found) == 1 else None
+    found: list[int | None] = [r.id for r in live.rulesets if r.name == item.name]
+    found += [None for name in live.without_id if name == item.name]
+    rid = found[0] if len(found) == 1 else None
     return None if rid is None else {"id": rid, "name": item.name}
 
 
