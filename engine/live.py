@@ -58,7 +58,10 @@ def live_rulesets(resources: Iterable[Mapping[str, Any]]) -> LiveRulesets:
     without_id: list[str] = []
     without_name: list[int] = []
     refs: dict[tuple[object, object], Ref] = {}  # one Ref per target: a few stages and users
-    empty: Mapping[str, Any] = {}
+    # relationship objects already read, by identity: a listing shares one object per target
+    # (session.share_references), so most are read once for the whole listing
+    seen: dict[int, tuple[object, Ref | None]] = {}
+    empty: Mapping[str, Ref | None] = {}  # one for every ruleset without relationships
     for resource in resources:
         rid = json_id(resource.get("id"))
         attributes = resource.get("attributes")
@@ -71,12 +74,13 @@ def live_rulesets(resources: Iterable[Mapping[str, Any]]) -> LiveRulesets:
             without_id.append(name)
             continue
         rels = resource.get("relationships")
-        relationships = (
-            {k: _ref(v, refs) for k, v in rels.items() if isinstance(k, str)}
-            if isinstance(rels, dict)
-            else empty
-        )
-        rulesets.append(LiveRuleset(rid, name, attributes, relationships, resource))
+        relationships: dict[str, Ref | None] = {}
+        for key, value in rels.items() if isinstance(rels, dict) else ():
+            known = seen.get(id(value))
+            if known is None:
+                known = seen[id(value)] = (value, _ref(value, refs))
+            relationships[key] = known[1]
+        rulesets.append(LiveRuleset(rid, name, attributes, relationships or empty, resource))
     return LiveRulesets(tuple(rulesets), tuple(without_id), tuple(without_name))
 
 
@@ -128,6 +132,9 @@ def _ref(raw: object, refs: dict[tuple[object, object], Ref]) -> Ref | None:
         ref_id = int(ref_id)
     key = (data.get("type"), ref_id)
     try:
-        return refs.setdefault(key, Ref(*key))
+        ref = refs.get(key)
     except TypeError:  # an unhashable type or id (a list, an object): kept, not shared
         return Ref(*key)
+    if ref is None:
+        ref = refs[key] = Ref(*key)
+    return ref
