@@ -8,6 +8,7 @@ import pytest
 
 from rulesync.desired import Desired
 from rulesync.errors import PlanProblems
+from rulesync.fields import RELATIONSHIPS
 from rulesync.live import Ref, live_rulesets, ruleset_of
 from rulesync.planner import Settings, build_plan
 from rulesync.references import References
@@ -41,11 +42,10 @@ def test_a_listing_keeps_usable_rulesets_and_counts_the_others() -> None:
     (live,) = listing.rulesets
     assert (live.id, live.name) == (12, "A")
     assert live.attributes == GOOD["attributes"] and live.raw is GOOD
-    assert live.relationships == {
+    assert dict(live.relationships) == {
+        **dict.fromkeys(RELATIONSHIPS),
         "owner": Ref("user", 4),
-        "startedStage": None,
         "repliedStage": Ref("stage", "abc"),  # kept as sent: it equals no reference
-        "finishedStage": None,
     }
     assert listing.without_id == ("Superscript", "Bool", "No id")
     assert listing.without_name == (5, 6)
@@ -53,11 +53,18 @@ def test_a_listing_keeps_usable_rulesets_and_counts_the_others() -> None:
     assert listing.ids() == {12, 5, 6}
 
 
-def test_rulesets_pointing_at_the_same_target_share_one_ref() -> None:
-    one, two = live_rulesets(
-        [{**GOOD, "id": 1}, {**GOOD, "id": 2, "attributes": {"name": "B"}}]
+def test_rulesets_with_the_same_targets_share_them() -> None:
+    other = {"owner": {"data": {"type": "user", "id": 4}}, "bouncedStage": {"data": None}}
+    one, two, three = live_rulesets(
+        [
+            {**GOOD, "id": 1},
+            {**GOOD, "id": 2, "attributes": {"name": "B"}},
+            {**GOOD, "id": 3, "attributes": {"name": "C"}, "relationships": other},
+        ]
     ).rulesets
-    assert one.relationships["owner"] is two.relationships["owner"]
+    assert one.relationships is two.relationships
+    assert one.relationships["owner"] is three.relationships["owner"] == ("user", 4)
+    assert three.relationships["repliedStage"] is None
 
 
 def test_a_sequence_with_an_odd_ruleset_id_uses_no_ruleset() -> None:
