@@ -1,7 +1,8 @@
-"""Live rulesets as typed values, read once from the JSON:API resources the API listed.
+"""Live rulesets as typed values, built once (``live_rulesets``) from the JSON:API resources
+the API listed; this module is the one place that reads a raw resource.
 
 A hostile or broken server may send anything: a resource without a usable id (a number, or a
-string of digits) or name (a string) is never planned. Those with a name but no usable id are
+string of decimal digits) or name (a string) is never planned. Those with a name but no usable id are
 still counted by name, so a file that declares that name is refused rather than created twice.
 """
 
@@ -25,21 +26,22 @@ class Ref(NamedTuple):
 
 _NAMES = tuple(sorted(RELATIONSHIPS))
 _SLOT = {name: slot for slot, name in enumerate(_NAMES)}
-_NOWHERE = (None,) * len(_NAMES)
 
 
 class Relationships(Mapping[str, "Ref | None"]):
     """The target of every writable relationship (None: it points nowhere, or the server did
-    not send it). A tuple underneath, shared by every ruleset with the same targets: a dict
-    per ruleset would cost ~6 MB at 10,000 rulesets."""
+    not send it), read from the server's relationship objects when asked: a view, not a copy
+    (a dict or tuple per ruleset would cost megabytes at 10,000 rulesets)."""
 
-    __slots__ = ("_refs",)
+    __slots__ = ("_raw",)
 
-    def __init__(self, refs: tuple[Ref | None, ...]) -> None:
-        self._refs = refs
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self._raw = raw
 
     def __getitem__(self, name: str) -> Ref | None:
-        return self._refs[_SLOT[name]]
+        if name not in RELATIONSHIPS:
+            raise KeyError(name)
+        return _ref(self._raw.get(name))
 
     def __iter__(self) -> Iterator[str]:
         return iter(_NAMES)
@@ -87,11 +89,6 @@ def live_rulesets(resources: Iterable[Mapping[str, Any]]) -> LiveRulesets:
     rulesets: list[LiveRuleset] = []
     without_id: list[str] = []
     without_name: list[int] = []
-    refs: dict[tuple[object, object], Ref] = {}  # one Ref per target: a few stages and users
-    # relationship objects already read, by identity (each kept alive, so no identity is
-    # reused): a listing shares one object per target (session.share_references)
-    seen: dict[int, tuple[object, Ref | None]] = {}
-    shared: dict[tuple[Ref | None, ...], Relationships] = {}
     for resource in resources:
         rid = json_id(resource.get("id"))
         attributes = resource.get("attributes")
@@ -104,19 +101,7 @@ def live_rulesets(resources: Iterable[Mapping[str, Any]]) -> LiveRulesets:
             without_id.append(name)
             continue
         rels = resource.get("relationships")
-        found: list[Ref | None] = []
-        for value in map(rels.get, _NAMES) if isinstance(rels, dict) else _NOWHERE:
-            known = seen.get(id(value))
-            if known is None:
-                known = seen[id(value)] = (value, _ref(value, refs))
-            found.append(known[1])
-        targets = tuple(found)
-        try:
-            relationships = shared.get(targets)
-        except TypeError:  # an unhashable type or id (a list, an object): not shared
-            relationships = Relationships(targets)
-        if relationships is None:
-            relationships = shared[targets] = Relationships(targets)
+        relationships = Relationships(rels) if isinstance(rels, dict) else _NO_RELATIONSHIPS
         rulesets.append(LiveRuleset(rid, name, attributes, relationships, resource))
     return LiveRulesets(tuple(rulesets), tuple(without_id), tuple(without_name))
 
@@ -148,7 +133,7 @@ def resource_name(resource: Mapping[str, Any]) -> str | None:
 def relationship(resource: Mapping[str, Any], field: str) -> Ref | None:
     """The target of the relationship ``field`` of any JSON:API resource, or None."""
     rels = resource.get("relationships")
-    return _ref(rels.get(field), {}) if isinstance(rels, dict) else None
+    return _ref(rels.get(field)) if isinstance(rels, dict) else None
 
 
 def ruleset_of(sequence: Mapping[str, Any]) -> int | None:
@@ -158,20 +143,15 @@ def ruleset_of(sequence: Mapping[str, Any]) -> int | None:
     return rid if isinstance(rid, int) and not isinstance(rid, bool) else None
 
 
-def _ref(raw: object, refs: dict[tuple[object, object], Ref]) -> Ref | None:
-    """A JSON:API relationship object -> its Ref (one per target in ``refs``), or None (no
-    ``data`` object)."""
+def _ref(raw: object) -> Ref | None:
+    """A JSON:API relationship object -> its Ref, or None (no ``data`` object)."""
     data = raw.get("data") if isinstance(raw, dict) else None
     if not isinstance(data, dict):
         return None
     ref_id = data.get("id")
     if isinstance(ref_id, str) and ref_id.isdecimal():
         ref_id = int(ref_id)
-    key = (data.get("type"), ref_id)
-    try:
-        ref = refs.get(key)
-    except TypeError:  # an unhashable type or id (a list, an object): kept, not shared
-        return Ref(*key)
-    if ref is None:
-        ref = refs[key] = Ref(*key)
-    return ref
+    return Ref(data.get("type"), ref_id)
+
+
+_NO_RELATIONSHIPS = Relationships({})

@@ -53,18 +53,14 @@ def test_a_listing_keeps_usable_rulesets_and_counts_the_others() -> None:
     assert listing.ids() == {12, 5, 6}
 
 
-def test_rulesets_with_the_same_targets_share_them() -> None:
-    other = {"owner": {"data": {"type": "user", "id": 4}}, "bouncedStage": {"data": None}}
-    one, two, three = live_rulesets(
-        [
-            {**GOOD, "id": 1},
-            {**GOOD, "id": 2, "attributes": {"name": "B"}},
-            {**GOOD, "id": 3, "attributes": {"name": "C"}, "relationships": other},
-        ]
-    ).rulesets
-    assert one.relationships is two.relationships
-    assert one.relationships["owner"] is three.relationships["owner"] == ("user", 4)
-    assert three.relationships["repliedStage"] is None
+def test_relationships_are_the_writable_ones_whatever_else_is_sent() -> None:
+    sent = {**GOOD["relationships"], "sequences": {"data": [{"type": "sequence", "id": 1}]}}
+    (live,) = live_rulesets([{**GOOD, "relationships": sent}]).rulesets
+    assert set(live.relationships) == set(RELATIONSHIPS)
+    assert "sequences" not in live.relationships
+    assert live.relationships.get("sequences") is None
+    (bare,) = live_rulesets([{**GOOD, "relationships": "junk"}]).rulesets
+    assert dict(bare.relationships) == dict.fromkeys(RELATIONSHIPS)
 
 
 def test_a_sequence_with_an_odd_ruleset_id_uses_no_ruleset() -> None:
