@@ -1,9 +1,10 @@
 """Live rulesets as typed values, built once (``live_rulesets``) from the JSON:API resources
 the API listed; this module is the one place that reads a raw resource.
 
-A hostile or broken server may send anything: a resource without a usable id (a number, or a
-string of decimal digits) or name (a string) is never planned. Those with a name but no usable id are
-still counted by name, so a file that declares that name is refused rather than created twice.
+A hostile or broken server may send anything: a resource without a usable id (a number, or
+a string of decimal digits) or name (a string) is never planned. Those with a name but no
+usable id are still counted by name, so a file that declares that name is refused rather than
+created twice; those with an id but no usable name are counted by id.
 """
 
 from __future__ import annotations
