@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 CORE = [
     "rulesync.api",
@@ -35,3 +36,28 @@ def test_importing_the_core_loads_no_io_library() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert json.loads(done.stdout) == []
+
+
+def test_every_module_is_placed_in_the_http_and_terminal_contracts() -> None:
+    """The contracts name modules one by one: a new module must be placed in them (in
+    pyproject.toml), or nothing would check what it imports."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - mypy's own dependency on Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+    root = Path(__file__).resolve().parents[2]
+    contracts = {
+        c["name"]: c
+        for c in tomllib.loads((root / "pyproject.toml").read_text())["tool"]["importlinter"][
+            "contracts"
+        ]
+    }
+    modules = {f"rulesync.{p.stem}" for p in (root / "engine").glob("*.py")}
+    modules = (modules - {"rulesync.__init__"}) | {"rulesync.emulator"}
+    http = contracts["Only the client speaks HTTP"]["source_modules"]
+    assembling = contracts["Who assembles the client does not speak HTTP itself"]
+    allowed_http = {"rulesync.client", "rulesync.deadline"}
+    assert modules - allowed_http == set(http) | set(assembling["source_modules"])
+    terminal = contracts["Only the command line prints through click"]["source_modules"]
+    assert modules - {"rulesync.cli", "rulesync.__main__", "rulesync.emulator"} == set(terminal)
