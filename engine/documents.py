@@ -5,12 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from rulesync.fields import RELATIONSHIPS
 from rulesync.live import LiveRuleset, Ref
 
 Document = dict[str, dict[str, Any]]
+
+
+class _PatchPath(TypedDict):
+    op: Literal["add", "replace", "remove"]
+    path: str  # /attributes/FIELD or /relationships/REL
+
+
+class PatchOp(_PatchPath, total=False):
+    """One RFC 6902 operation of an update's patch; ``remove`` has no ``value``."""
+
+    value: Any  # any JSON value a field holds
 
 
 def live_document(live: LiveRuleset, fields: Iterable[str]) -> Document:
@@ -42,10 +53,10 @@ def _rel_value(ref: Ref | None) -> dict[str, Any] | None:
     return None if ref is None else {"type": ref.type, "id": ref.id}
 
 
-def diff(before: Document, after: Document) -> list[dict[str, Any]]:
+def diff(before: Document, after: Document) -> list[PatchOp]:
     """RFC 6902 ops (add/replace/remove), one per field: paths ``/attributes/F``,
     ``/relationships/R``. Field-level on purpose: a relationship changes as a whole."""
-    ops: list[dict[str, Any]] = []
+    ops: list[PatchOp] = []
     for section in ("attributes", "relationships"):
         old, new = before.get(section, {}), after.get(section, {})
         for name in sorted(set(old) | set(new)):

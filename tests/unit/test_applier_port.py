@@ -14,7 +14,7 @@ from rulesync.applier import apply_plan, check_stale
 from rulesync.desired import Desired
 from rulesync.errors import StalePlan
 from rulesync.live import live_rulesets, resource_id, resource_name
-from rulesync.plan import Plan
+from rulesync.plan import Delete, Plan
 from rulesync.planner import Settings, build_plan
 from rulesync.references import References
 
@@ -103,7 +103,8 @@ def test_an_update_the_server_leaves_nameless_fails_verification() -> None:
 def test_a_delete_the_server_keeps_nameless_fails_verification() -> None:
     org = Org(ruleset(3, "A", stepOverridesEnabled=True), ruleset(4, "Gone"))
     plan = planned(org, "A")
-    assert [(c.action, c.id) for c in plan.changes] == [("delete", 4)]
+    (change,) = plan.changes
+    assert isinstance(change, Delete) and change.id == 4
     org.after_write = {"attributes": {}}
     report = apply_plan(plan, org)
     assert report.verify_errors == ["'Gone' (id 4) still exists"]

@@ -10,6 +10,7 @@ from rulesync.desired import Desired
 from rulesync.errors import PlanProblems
 from rulesync.fields import RELATIONSHIPS
 from rulesync.live import Ref, live_rulesets, ruleset_of
+from rulesync.plan import Update
 from rulesync.planner import Settings, build_plan
 from rulesync.references import References
 
@@ -100,5 +101,6 @@ def test_a_pin_to_a_live_ruleset_without_a_usable_name_is_refused() -> None:
 def test_live_rulesets_without_a_usable_id_are_never_deleted() -> None:
     live = live_rulesets([{"id": "x", "attributes": {"name": "Gone"}}, {**GOOD, "id": 3}])
     plan = build_plan([desired("A")], live, refs=References(), settings=SETTINGS)
-    assert [(c.action, c.name, c.id) for c in plan.changes] == [("update", "A", 3)]
+    (change,) = plan.changes
+    assert isinstance(change, Update) and (change.name, change.id) == ("A", 3)
     assert plan.live_managed == 1
