@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -392,3 +393,19 @@ def test_a_plan_file_without_the_kept_list_reads_as_keeping_nothing() -> None:
     data = old_data()
     del data["kept"]
     assert plan_from_json(data).kept == ()
+
+
+def test_writing_a_plan_loads_no_validation_or_patch_library() -> None:
+    """Only reading a saved plan needs pydantic and jsonpatch: `plan --out` and
+    `plan --format json` stay as light as the plan itself."""
+    code = (
+        "import json, sys\n"
+        "import rulesync.plan, rulesync.planfile\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(json.loads(done.stdout))
+    assert loaded & {"pydantic", "jsonpatch", "yaml", "requests", "click", "ruamel"} == set()
+    assert "rulesync" in loaded
