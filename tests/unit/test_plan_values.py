@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import json
 import subprocess
 import sys
@@ -409,3 +410,14 @@ def test_writing_a_plan_loads_no_validation_or_patch_library() -> None:
     loaded = set(json.loads(done.stdout))
     assert loaded & {"pydantic", "jsonpatch", "yaml", "requests", "click", "ruamel"} == set()
     assert "rulesync" in loaded
+
+
+def test_plans_and_their_values_cannot_be_changed_once_made() -> None:
+    """A reviewed plan is what gets applied: nothing may edit it on the way."""
+    plan = read_plan(OLD_PLAN)
+    values: list[object] = [plan, *plan.changes, *plan.kept, RulesetRef(id=1, name="R")]
+    values += [s for c in plan.changes if isinstance(c, Update) for s in c.sequences or ()]
+    assert {type(v).__name__ for v in values} >= {*(t.__name__ for t in TYPES.values()), "Plan"}
+    for value in values:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            value.name = "edited"  # type: ignore[attr-defined]
