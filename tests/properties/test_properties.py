@@ -109,17 +109,24 @@ def file_ref(field: str) -> st.SearchStrategy[Any]:
     return st.none() | by_label | st.builds(lambda i: {"id": i}, st.sampled_from(sorted(labels)))
 
 
-FILE_FIELDS = {f: attribute_values(f, live=False) for f in (*ENUMS, *BOOL_FIELDS)}
+FILE_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    f: attribute_values(f, live=False) for f in (*ENUMS, *BOOL_FIELDS)
+}
 FILE_FIELDS |= {f: attribute_values(f, live=False) for f in (*DURATION_FIELDS, *COUNT_FIELDS)}
 FILE_FIELDS |= {f: attribute_values(f, live=False) for f in STRING_LIMITS}
 FILE_FIELDS |= {f: file_ref(f) for f in RELATIONSHIPS}
 
-LIVE_FIELDS = {f: attribute_values(f, live=True) for f in (*ENUMS, *BOOL_FIELDS, *DURATION_FIELDS)}
-LIVE_FIELDS |= {f: attribute_values(f, live=True) for f in (*COUNT_FIELDS, *STRING_LIMITS)}
-LIVE_FIELDS |= {
-    f: st.none() | st.sampled_from(sorted(REFS[kind])).map(lambda i, kind=kind: (kind, i))
-    for f, kind in RELATIONSHIPS.items()
+LIVE_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    f: attribute_values(f, live=True) for f in (*ENUMS, *BOOL_FIELDS, *DURATION_FIELDS)
 }
+LIVE_FIELDS |= {f: attribute_values(f, live=True) for f in (*COUNT_FIELDS, *STRING_LIMITS)}
+
+
+def live_ref(kind: str) -> st.SearchStrategy[tuple[str, int] | None]:
+    return st.none() | st.sampled_from(sorted(REFS[kind])).map(lambda i: (kind, i))
+
+
+LIVE_FIELDS |= {f: live_ref(kind) for f, kind in RELATIONSHIPS.items()}
 
 
 @st.composite
@@ -132,7 +139,8 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[str, dict[str, Any]], dict[str, dic
     renamable = [n for n in live_names if n not in file_names]
     for name in file_names:
         doc: dict[str, Any] = {"name": name}
-        if renamable and draw(st.booleans()):
+        rename: bool = draw(st.booleans()) if renamable else False
+        if rename:
             doc["previousNames"] = [renamable.pop(draw(st.integers(0, len(renamable) - 1)))]
         doc.update(draw(st.fixed_dictionaries({}, optional=FILE_FIELDS)))
         files[name] = doc
