@@ -485,7 +485,7 @@ def _apply_summary(report: Report, requests: int) -> None:
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.pass_context
-def show(ctx: click.Context, plan_file: Path, fmt: str) -> None:
+def show(ctx: click.Context, plan_file: Path, fmt: str) -> int:
     """Render a saved plan file (from `rulesync plan --out`).
 
     The plan is checked against the safety rules of rulesync.yaml, so an unsafe plan is
@@ -495,6 +495,7 @@ def show(ctx: click.Context, plan_file: Path, fmt: str) -> None:
 
     result = run_show(ctx.obj["config_path"], plan_file, notes=_notes)
     click.echo(_render(result.plan, fmt, list(result.refusals)), nl=False)
+    return result.exit_code
 
 
 @main.command()
@@ -522,7 +523,7 @@ def export(
     overwrite: bool,
     missing_only: bool,
     targets: tuple[str, ...],
-) -> None:
+) -> int:
     """Write the live managed rulesets as YAML files, to adopt an existing org.
 
     Every live ruleset is written exactly once: a new file per ruleset (named after it;
@@ -558,6 +559,7 @@ def export(
         f" files, {exported.updated_files} updated, {exported.unchanged} already up to date;"
         f" {len(exported.skipped)} skipped, {len(exported.warnings)} warnings."
     )
+    return result.exit_code
 
 
 @main.command()

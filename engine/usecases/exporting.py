@@ -26,7 +26,10 @@ class ExportResult:
     exported: Exported  # what was written, skipped and warned about
     folder: str  # where, as shown to the user
     tip_schema: bool = False  # new files point editors at a schema file that does not exist
-    exit_code: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 0  # a refusal (a file already declares a live ruleset) is raised
 
 
 def export(

@@ -137,8 +137,11 @@ def make_plan(
 @dataclass(frozen=True)
 class ShowResult:
     plan: Plan
-    refusals: tuple[str, ...]  # flagged as `plan` flags them; `show` itself exits 0
-    exit_code: int = 0
+    refusals: tuple[str, ...]  # flagged as `plan` flags them; `show` itself succeeds
+
+    @property
+    def exit_code(self) -> int:
+        return 0
 
 
 def show(config_path: Path | None, plan_file: Path, *, notes: Notes = ignore) -> ShowResult:
