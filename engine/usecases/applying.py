@@ -84,7 +84,7 @@ def apply(
     """Apply a saved plan (checked against this environment, org and today's safety rules,
     and refused if what it touches moved), or make a plan, show it, confirm and apply it."""
     if options.plan_file is not None:
-        return _apply_saved(config_path, env_name, options.plan_file, options, notes)
+        return _apply_saved(config_path, env_name, options.plan_file, options, hooks, notes)
     from rulesync.loader import load_desired
     from rulesync.safety import check
     from rulesync.session import connect
@@ -128,8 +128,10 @@ def _apply_saved(
     env_name: str | None,
     plan_file: Path,
     options: ApplyOptions,
+    hooks: ApplyHooks,
     notes: Notes,
 ) -> ApplyResult:
+    """The saved plan, exactly: never shown again nor confirmed (it was reviewed)."""
     from rulesync.applier import check_bound
     from rulesync.plan import read_plan
     from rulesync.safety import check
@@ -158,7 +160,7 @@ def _apply_saved(
         stale = _stale(the_plan, client, bound=True)
         if stale is not None:
             return _refused(the_plan, stale, shown=False)
-        return _apply(the_plan, client, options, ApplyHooks(), shown=False)
+        return _apply(the_plan, client, options, hooks, shown=False)
 
 
 def _locked(config: Config, env: Environment) -> AbstractContextManager[None]:

@@ -4,11 +4,13 @@ each returns (changes, refusals, problems) and its exit code, with nothing print
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from rulesync.applier import Outcome
 from rulesync.emulator.server import EmulatorServer
 from rulesync.errors import ApplyFailed, InvalidFiles, StalePlan, UnsafePlan
 from rulesync.plan import Plan
@@ -132,6 +134,28 @@ def test_a_saved_plan_protected_since_is_refused_with_3_without_writing(
     flagged = show(None, Path("plan.json"))
     assert flagged.exit_code == 0
     assert any("protects" in r for r in flagged.refusals)
+
+
+def test_a_saved_plan_reports_progress_of_each_change_and_is_not_asked_again(
+    setup: tuple[Project, Org],
+) -> None:
+    project, org = setup
+    project.ruleset("A")
+    project.ruleset("B")
+    assert plan(None, None, PlanOptions(out=Path("plan.json"))).exit_code == 0
+    watched: list[tuple[int, str]] = []
+    asked: list[Plan] = []
+
+    @contextmanager
+    def progress(total: int, requests: Callable[[], int]) -> Iterator[Callable[[Outcome], None]]:
+        yield lambda outcome: watched.append((total, f"{outcome.change.name}: {outcome.ok}"))
+
+    hooks = ApplyHooks(show_plan=asked.append, confirm=asked.append, progress=progress)
+    result = apply(None, None, ApplyOptions(plan_file=Path("plan.json")), hooks=hooks)
+    assert result.exit_code == 0, result.error
+    assert sorted(watched) == [(2, "A: True"), (2, "B: True")]
+    assert asked == []  # reviewed when it was saved: neither shown nor confirmed again
+    assert org.names() == ["A", "B"]
 
 
 def test_a_stale_saved_plan_reports_every_change_not_started_and_3(
