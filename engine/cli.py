@@ -182,10 +182,11 @@ def _color(stream: Any = None) -> bool:
 
 
 def _render(plan: Plan, fmt: str, warnings: list[str]) -> str:
-    from rulesync.render import render_json, render_markdown, render_text
+    from rulesync.planfile import dumps
+    from rulesync.render import render_markdown, render_text
 
     if fmt == "json":
-        return render_json(plan)
+        return dumps(plan)
     if fmt == "markdown":
         return render_markdown(plan, warnings=warnings)
     return render_text(plan, color=_color(), warnings=warnings)

@@ -133,7 +133,7 @@ def _apply_saved(
 ) -> ApplyResult:
     """The saved plan, exactly: never shown again nor confirmed (it was reviewed)."""
     from rulesync.applier import check_bound
-    from rulesync.plan import read_plan
+    from rulesync.planfile import read_plan
     from rulesync.safety import check
     from rulesync.session import connect
 

@@ -59,7 +59,7 @@ def plan(
 ) -> PlanResult:
     """Diff the files against the live org. Never writes to the API."""
     from rulesync.loader import load_desired
-    from rulesync.plan import write_plan
+    from rulesync.planfile import write_plan
     from rulesync.safety import refusals
     from rulesync.session import collector_paused, connect_ahead, reading_ahead
 
@@ -146,7 +146,7 @@ class ShowResult:
 
 def show(config_path: Path | None, plan_file: Path, *, notes: Notes = ignore) -> ShowResult:
     """A saved plan, checked against today's safety rules. No API call."""
-    from rulesync.plan import read_plan
+    from rulesync.planfile import read_plan
     from rulesync.safety import refusals
 
     the_plan = read_plan(plan_file)
