@@ -41,11 +41,11 @@ def export(
 ) -> ExportResult:
     """Write the live managed rulesets as YAML files (new files, or into those that declare
     them), so that planning right after shows no changes."""
-    from rulesync.documents import resource_name
+    from rulesync.desired import matches
     from rulesync.export import Options, Project, merged_defaults, read_files
     from rulesync.export import export as run_export
     from rulesync.filenames import inside, write_files
-    from rulesync.loader import matches
+    from rulesync.live import resource_name
     from rulesync.references import KINDS, References, labels_from
     from rulesync.session import connect
 

@@ -12,7 +12,7 @@ from rulesync.usecases.project import Notes, ignore, open_config, policy
 
 if TYPE_CHECKING:
     from rulesync.client import Client
-    from rulesync.loader import Desired
+    from rulesync.desired import Desired
     from rulesync.plan import Plan
     from rulesync.session import ReadAhead
 
@@ -97,7 +97,6 @@ def make_plan(
     ahead: ReadAhead | None = None,
 ) -> Plan:
     """The plan of ``desired`` against the live org, with the sequences each change touches."""
-    from rulesync.documents import resource_name
     from rulesync.duplicates import notes as duplicate_notes
     from rulesync.planner import Settings, build_plan
     from rulesync.safety import unmatched_patterns
@@ -105,7 +104,7 @@ def make_plan(
     from rulesync.session import read_live
 
     live = read_live(client, desired, ahead=ahead)
-    live_names = [n for r in live.rulesets if (n := resource_name(r)) is not None]
+    live_names = live.rulesets.names()
     for warning in unmatched_patterns(live_names, policy(config)):
         notes(f"Warning: {warning}")
     settings = Settings(
@@ -129,7 +128,7 @@ def make_plan(
     the_plan, more = with_blast_radius(the_plan, client, listed)
     for note in [*found, *more]:
         notes(f"Warning: {note}")
-    for line in duplicate_notes(desired, live.rulesets, config.manage):
+    for line in duplicate_notes(desired, live.rulesets.rulesets, config.manage):
         notes(f"Warning: {line}")
     return the_plan
 
