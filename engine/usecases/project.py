@@ -1,15 +1,11 @@
-"""What every use-case starts from: the project's configuration and its safety policy."""
+"""What every use-case starts from: the project's configuration (its safety policy included)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rulesync.config import CONFIG_FILE, Config, load_config
-
-if TYPE_CHECKING:
-    from rulesync.safety import Policy
 
 Notes = Callable[[str], None]
 """Where remarks go as they arise, one line each (the CLI writes them to stderr)."""
@@ -26,14 +22,3 @@ def open_config(config_path: Path | None, notes: Notes = ignore) -> Config:
     if config_path is None and config.path not in (CONFIG_FILE, "(defaults)"):
         notes(f"Using {config.path} (paths below are relative to its folder).")
     return config
-
-
-def policy(config: Config) -> Policy:
-    from rulesync.safety import Policy
-
-    return Policy(
-        manage=config.manage,
-        protect=config.safety.protect,
-        max_change_percent=config.safety.max_change_percent,
-        min_existing=config.safety.min_existing,
-    )
