@@ -421,3 +421,20 @@ def test_plans_and_their_values_cannot_be_changed_once_made() -> None:
     for value in values:
         with pytest.raises(dataclasses.FrozenInstanceError):
             value.name = "edited"  # type: ignore[attr-defined]
+
+
+def test_what_a_change_says_when_the_planner_leaves_the_optional_parts_out() -> None:
+    """No rename, no refusal, and (until the blast radius is read) used by no sequence."""
+    doc: Document = {"attributes": {"name": "R"}, "relationships": {}}
+    version = "sha256:" + "0" * 64
+    update = Update(name="R", id=1, before=doc, after=doc, patch=(), live_version=version)
+    delete = Delete(name="R", id=1, before=doc, live_version=version)
+    assign = Assign(name="S", id=2, ruleset_from=None, ruleset_to=RulesetRef(id=1, name="R"))
+    detach = Detach(name="S", id=2, ruleset_from=RulesetRef(id=1, name="R"))
+    for change in (update, delete):
+        out = change_to_json(change)
+        assert (out["sequences"], out["denied"]) == ([], None)
+    assert change_to_json(update)["renamed_from"] is None
+    assert change_to_json(assign)["denied"] is None
+    assert change_to_json(detach)["denied"] is None
+    assert change_to_json(detach)["ruleset_to"] is None
