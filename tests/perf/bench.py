@@ -725,7 +725,7 @@ def linearity(sizes: list[dict[str, Any]]) -> dict[str, Any] | None:
 def compile_rulesync() -> None:
     """rulesync's bytecode, as an installed package has it (pip compiles it on install): with
     PYTHONDONTWRITEBYTECODE set, every run would otherwise compile every module it imports
-    (about a third of `validate`), while the libraries it is compared with never do."""
+    (over a quarter of `validate`), while the libraries it is compared with never do."""
     import rulesync
 
     compileall.compile_dir(str(Path(rulesync.__file__).parent), quiet=1)
