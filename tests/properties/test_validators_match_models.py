@@ -41,6 +41,7 @@ from rulesync.fields import (
 from rulesync.loader import FILE_FIELDS, _declared
 from rulesync.model import validate_fields
 from rulesync.yamlio import describe_error, validation_problems
+from tests.properties.test_properties import FILE_FIELDS as VALID_FIELDS
 from tests.properties.test_properties import documents, odd_text, scalars
 
 # ---- the reference: the models as they were -------------------------------------------------
@@ -237,16 +238,34 @@ ruleset_docs = st.fixed_dictionaries(
     optional={key: field_values for key in ALL_KEYS if key != "name"},
 ) | st.dictionaries(st.sampled_from(ALL_KEYS) | odd_text | st.integers(), field_values, max_size=6)
 
-SETTINGS = settings(max_examples=1500, deadline=None, database=None)
+# mostly valid documents, one field at times wrong: the values accepted must be the same too
+names = st.sampled_from(["A", "Inbound", "x" * 255]) | odd_text
+valid_docs = st.fixed_dictionaries(
+    {"name": names},
+    optional={
+        **VALID_FIELDS,
+        "previousNames": st.lists(names, max_size=2),
+        "id": st.none() | st.integers(1, INT_MAX),
+        "sequences": st.none() | st.lists(st.sampled_from(["Intro", {"id": 3}]), max_size=2),
+    },
+)
+nearly_valid_docs = st.builds(
+    lambda doc, key, value: {**doc, key: value} if key else doc,
+    valid_docs,
+    st.none() | st.sampled_from(ALL_KEYS),
+    field_values,
+)
+
+SETTINGS = settings(max_examples=1000, deadline=None, database=None)
 
 
 @SETTINGS
-@given(doc=ruleset_docs)
+@given(doc=ruleset_docs | nearly_valid_docs)
 def test_ruleset_documents_are_judged_as_the_model_judged_them(doc: dict[Any, Any]) -> None:
     assert_file_alike(doc)
 
 
-@settings(SETTINGS, max_examples=500)
+@settings(SETTINGS, max_examples=300)
 @given(doc=documents)
 def test_the_fuzz_corpus_is_judged_as_the_model_judged_it(doc: Any) -> None:
     if isinstance(doc, dict):
@@ -259,6 +278,7 @@ def test_the_fuzz_corpus_is_judged_as_the_model_judged_it(doc: Any) -> None:
     doc=st.dictionaries(
         st.sampled_from([*MANAGEABLE, *READ_ONLY, "name", "ownr"]), field_values, max_size=4
     )
+    | st.fixed_dictionaries({}, optional=VALID_FIELDS)
 )
 def test_defaults_overrides_and_held_values_are_judged_as_the_model_judged_them(
     doc: dict[str, Any],
@@ -320,7 +340,55 @@ config_values = st.recursive(
     ),
     max_leaves=14,
 )
-configs = st.dictionaries(st.sampled_from(CONFIG_KEYS), config_values, max_size=6)
+env_names = st.sampled_from(["OUTREACH_TOKEN", "ID", "SECRET", "REFRESH", "not a name", ""])
+auths = st.fixed_dictionaries(
+    {},
+    optional={
+        "access_token_env": st.none() | env_names,
+        "client_id_env": env_names,
+        "client_secret_env": env_names,
+        "refresh_token_env": env_names,
+        "token_url": st.sampled_from(["https://example.com/token", "ftp://x", "x"]),
+    },
+)
+environments = st.fixed_dictionaries(
+    {},
+    optional={
+        "api_url": st.none()
+        | st.sampled_from(["embedded", "https://api.outreach.io/api/v2", "Embedded", "x"]),
+        "auth": st.none() | auths,
+        "defaults": st.fixed_dictionaries({}, optional=VALID_FIELDS),
+        "overrides": st.dictionaries(names, st.fixed_dictionaries({}, optional=VALID_FIELDS)),
+    },
+)
+valid_configs = st.fixed_dictionaries(
+    {},
+    optional={
+        "rulesets_dir": st.sampled_from(["rulesets", "a/b"]),
+        "default_environment": st.sampled_from(["local", "prod"]),
+        "defaults": st.fixed_dictionaries({}, optional=VALID_FIELDS),
+        "manage": st.lists(st.sampled_from(["*", "A*", "[x]"]), max_size=2),
+        "safety": st.fixed_dictionaries(
+            {},
+            optional={
+                "prune": st.booleans(),
+                "protect": st.lists(st.sampled_from(["*", "A"]), max_size=2),
+                "max_change_percent": st.integers(0, 100) | st.floats(0, 100),
+                "min_existing": st.integers(0, 50),
+            },
+        ),
+        "environments": st.dictionaries(
+            st.sampled_from(["local", "prod", "staging"]), environments
+        ),
+    },
+)
+configs = (
+    st.dictionaries(st.sampled_from(CONFIG_KEYS), config_values, max_size=6)
+    | valid_configs
+    | st.builds(
+        lambda c, k, v: {**c, k: v}, valid_configs, st.sampled_from(CONFIG_KEYS), config_values
+    )
+)
 
 
 def build(model: Any, doc: Any) -> config_module.Config:
