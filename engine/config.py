@@ -13,7 +13,8 @@ from pydantic_core import core_schema as cs
 
 from rulesync.config_checks import ENV_FIELDS, config_problems
 from rulesync.errors import ConfigError, InvalidFiles, Problem
-from rulesync.yamlio import LocatedDict, load_documents, read_text, suggest, validation_problems
+from rulesync.suggest import suggest
+from rulesync.yamlio import LocatedDict, load_documents, read_text, validation_problems
 
 CONFIG_FILE = "rulesync.yaml"
 EMBEDDED = "embedded"
