@@ -3,6 +3,7 @@
     pip install -e '.[dev,mutation]'
     python tests/mutation.py                      # every core module (long: run it by hand)
     python tests/mutation.py planner safety       # some of them
+    python tests/mutation.py safety --keep        # keep the copy: `mutmut show ID` in it
 
 Each module is mutated by mutmut (one small change at a time: a flipped comparison, a changed
 constant, a removed call...) in a copy of the working tree, never in it, and the tests that
@@ -104,14 +105,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help=f"default: {' '.join(CORE)}")
     parser.add_argument("--out", type=Path, help="also write the JSON summary here")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the mutated copies (to run `mutmut results` / `mutmut show ID` in them)",
+    )
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in CORE]
     if unknown:
         parser.error(f"unknown module(s) {unknown}; choose from {list(CORE)}")
     results = []
     with tempfile.TemporaryDirectory(prefix="rulesync-mutation-") as tmp:
+        workdir = Path(tempfile.mkdtemp(prefix="rulesync-mutation-")) if args.keep else Path(tmp)
         for module in args.modules or list(CORE):
-            result = mutate(module, CORE[module], workdir=Path(tmp))
+            result = mutate(module, CORE[module], workdir=workdir)
+            if args.keep:
+                result["copy"] = str(workdir / module)
             results.append(result)
             print(
                 f"{module:10} {result['score']}% killed of {result['total']} mutants "
