@@ -134,9 +134,7 @@ def test_a_delete_outside_manage_is_refused_naming_the_patterns() -> None:
 def test_a_delete_of_a_protected_ruleset_is_refused_naming_the_patterns() -> None:
     plan = plan_of([want("Keep")], [live(1, "Keep"), live(2, "Old")])
     policy = Policy(protect=("O*", "Gold"), min_existing=1000)
-    assert refusals(plan, policy) == [
-        "deletes 'Old', which safety.protect ['O*', 'Gold'] protects"
-    ]
+    assert refusals(plan, policy) == ["deletes 'Old', which safety.protect ['O*', 'Gold'] protects"]
 
 
 def test_a_delete_whose_sequences_are_unknown_is_refused() -> None:
