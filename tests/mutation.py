@@ -30,13 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # runs them once per mutant: the fast unit tests of the module come first, and a runner is
 # kept to about 20 s
 CORE: dict[str, list[str]] = {
-    "planner": [
-        "tests/unit/test_planner.py",
-        "tests/e2e/test_plan_cli.py",
-        "tests/e2e/test_pins.py",
-    ],
-    "documents": ["tests/unit/test_documents.py", "tests/unit/test_planner.py"],
-    "safety": ["tests/unit/test_safety.py", "tests/unit/test_planner.py"],
+    "planner": ["tests/unit/test_planner_rules.py", "tests/unit/test_planner.py"],
+    "documents": ["tests/unit/test_documents.py", "tests/unit/test_planner_rules.py"],
+    "safety": ["tests/unit/test_safety.py"],
     "plan": ["tests/e2e/test_plan_cli.py", "tests/e2e/test_apply_cli.py"],
     "applier": [
         "tests/e2e/test_apply_cli.py",
