@@ -145,6 +145,7 @@ def test_default_settings_manage_everything_and_prune_nothing() -> None:
         [want("A")], listing(ruleset(1, "A"), ruleset(2, "B")), refs=STAGES, settings=settings
     )
     assert plan.changes == () and plan.live_managed == 2 and plan.api_requests == 0
+    assert plan.prune is False  # the plan file says `"prune": false`
     assert [(k.id, k.name) for k in plan.kept] == [(2, "B")]
 
 
