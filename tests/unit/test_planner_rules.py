@@ -124,11 +124,10 @@ def test_an_update_patches_only_the_fields_that_differ() -> None:
 
 
 def test_unchanged_rulesets_are_counted_not_planned() -> None:
-    plan = plan_of(
-        [want("A"), want("B", {"stepOverridesEnabled": True})], [ruleset(1, "A"), ruleset(2, "B")]
-    )
+    wanted = [want("A"), want("B", {"stepOverridesEnabled": True}), want("C")]
+    plan = plan_of(wanted, [ruleset(1, "A"), ruleset(2, "B"), ruleset(3, "C")])
     assert actions(plan) == [("update", "B", 2)]
-    assert plan.unchanged == 1
+    assert plan.unchanged == 2
     assert plan_of([want("A")], [ruleset(1, "A")]).unchanged == 1
 
 
@@ -382,9 +381,9 @@ def test_prune_deletes_undeclared_managed_rulesets_and_protect_keeps_them() -> N
     live = [
         ruleset(1, "A"),
         ruleset(2, "Gold"),
-        ruleset(3, "Old", canDelete=True),
-        ruleset(4, "Other team"),
         ruleset(5, "Old"),
+        ruleset(4, "Other team"),
+        ruleset(3, "Old", canDelete=True),
     ]
     plan = plan_of([want("A")], live, manage=("A", "Gold", "Old"), protect=("Gold",))
     assert actions(plan) == [("delete", "Old", 3), ("delete", "Old", 5)]
@@ -392,7 +391,7 @@ def test_prune_deletes_undeclared_managed_rulesets_and_protect_keeps_them() -> N
     assert delete.before is not None
     assert delete.before["attributes"] == {"name": "Old", "stepOverridesEnabled": False}
     assert delete.before["relationships"]["startedStage"] == {"type": "stage", "id": 2}
-    assert delete.live_version == fingerprint(live[2])
+    assert delete.live_version == fingerprint(live[4])
     assert delete.denied is None
     assert [(k.id, k.name) for k in plan.kept] == [(2, "Gold")]
     assert plan.live_managed == 4
@@ -419,21 +418,18 @@ def test_a_live_ruleset_without_a_usable_id_is_never_deleted() -> None:
     assert plan.changes == () and plan.kept == ()
 
 
-def test_the_plan_is_ordered_create_update_delete_then_by_name() -> None:
-    wanted = [
-        want("B"),
-        want("A"),
-        want("D", {"stepOverridesEnabled": True}),
-        want("C", {"stepOverridesEnabled": True}),
-    ]
-    live = [ruleset(4, "D"), ruleset(3, "C"), ruleset(6, "F"), ruleset(5, "E")]
+def test_the_plan_is_ordered_create_update_delete_then_by_name_then_id() -> None:
+    changed = {"stepOverridesEnabled": True}
+    wanted = [want("Z"), want("Y"), want("N", changed), want("M", changed)]
+    live = [ruleset(4, "N"), ruleset(3, "M"), ruleset(9, "B"), ruleset(6, "B"), ruleset(5, "A")]
     assert actions(plan_of(wanted, live)) == [
-        ("create", "A", None),
-        ("create", "B", None),
-        ("update", "C", 3),
-        ("update", "D", 4),
-        ("delete", "E", 5),
-        ("delete", "F", 6),
+        ("create", "Y", None),
+        ("create", "Z", None),
+        ("update", "M", 3),
+        ("update", "N", 4),
+        ("delete", "A", 5),
+        ("delete", "B", 6),
+        ("delete", "B", 9),
     ]
 
 
