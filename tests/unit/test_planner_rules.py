@@ -8,17 +8,18 @@ ruleset or the desired ruleset changes type.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from rulesync.documents import fingerprint
 from rulesync.errors import PlanError, PlanProblems
 from rulesync.loader import Desired
-from rulesync.plan import Plan
+from rulesync.plan import Create, Delete, Plan, Update
 from rulesync.planner import Settings, build_plan
 from rulesync.references import References
 
+C = TypeVar("C")
 STAGES = References({"stage": {2: "Approaching", 3: "Replied"}})
 
 
@@ -97,7 +98,15 @@ def problems_of(wanted: list[Desired], live: list[dict[str, Any]], **options: An
 
 
 def actions(plan: Plan) -> list[tuple[str, str, int | None]]:
-    return [(c.action, c.name, c.id) for c in plan.changes]
+    """(action, name, live id) of each change, in the plan's order."""
+    return [(c.action, c.name, None if isinstance(c, Create) else c.id) for c in plan.changes]
+
+
+def the(kind: type[C], plan: Plan) -> C:
+    """The plan's one change, which must be a ``kind``."""
+    (change,) = plan.changes
+    assert isinstance(change, kind)
+    return change
 
 
 def test_an_update_patches_only_the_fields_that_differ() -> None:
@@ -105,7 +114,7 @@ def test_an_update_patches_only_the_fields_that_differ() -> None:
     plan = plan_of(
         [want("R", {"stepOverridesEnabled": True, "startedStage": "Approaching"})], [live]
     )
-    (change,) = plan.changes
+    change = the(Update, plan)
     assert (change.action, change.name, change.id, change.renamed_from) == ("update", "R", 4, None)
     assert list(change.patch) == [
         {"op": "replace", "path": "/attributes/stepOverridesEnabled", "value": True}
@@ -157,7 +166,7 @@ def test_credentials_that_may_not_write_or_delete_mark_the_change() -> None:
             ruleset(3, "C", canWrite=False),
         ],
     )
-    assert [(c.action, c.name, c.denied) for c in plan.changes] == [
+    assert [(c.action, c.name, getattr(c, "denied", "-")) for c in plan.changes] == [
         (
             "update",
             "A",
@@ -204,7 +213,7 @@ def test_an_unknown_id_live_already_holds_is_not_sent() -> None:
     changed = plan_of(
         [want("R", {"completedStage": {"id": 9}, "stepOverridesEnabled": True})], [live]
     )
-    (change,) = changed.changes
+    change = the(Update, changed)
     assert [op["path"] for op in change.patch] == ["/attributes/stepOverridesEnabled"]
     assert problems_of([want("R", {"completedStage": {"id": 8}})], [live]) == [
         "rulesets/R.yaml:5:17: completedStage: no stage with id 8 in this org; check the id,"
@@ -213,11 +222,11 @@ def test_an_unknown_id_live_already_holds_is_not_sent() -> None:
 
 
 def test_a_relationship_a_file_empties_is_sent_as_null() -> None:
-    (change,) = plan_of([want("R", {"startedStage": None})], [ruleset(1, "R")]).changes
+    change = the(Update, plan_of([want("R", {"startedStage": None})], [ruleset(1, "R")]))
     assert list(change.patch) == [
         {"op": "replace", "path": "/relationships/startedStage", "value": None}
     ]
-    (create,) = plan_of([want("N", {"startedStage": None, "owner": None})], []).changes
+    create = the(Create, plan_of([want("N", {"startedStage": None, "owner": None})], []))
     assert create.after == {
         "attributes": {"name": "N", "stepOverridesEnabled": False},
         "relationships": {"owner": None, "startedStage": None},
@@ -239,7 +248,7 @@ def test_a_held_value_live_still_holds_is_left_alone() -> None:
             held={"smsReceivedAction": "why"},
         )
     ]
-    (change,) = plan_of(wanted, [live]).changes
+    change = the(Update, plan_of(wanted, [live]))
     assert [op["path"] for op in change.patch] == ["/attributes/stepOverridesEnabled"]
 
 
@@ -271,7 +280,7 @@ def test_a_held_value_the_plan_would_send_is_refused() -> None:
 
 def test_a_file_whose_previous_name_is_live_renames_that_ruleset() -> None:
     plan = plan_of([want("New", previous=("Gone", "Old"))], [ruleset(3, "Old")])
-    (change,) = plan.changes
+    change = the(Update, plan)
     assert (change.action, change.name, change.id, change.renamed_from) == (
         "update",
         "New",
@@ -314,7 +323,7 @@ def test_a_duplicated_live_name_is_left_out_and_the_rest_still_plans() -> None:
 def test_a_pin_picks_one_of_duplicated_live_names() -> None:
     live = [ruleset(5, "Dup"), ruleset(3, "Dup")]
     plan = plan_of([want("Dup", {"stepOverridesEnabled": True}, pinned=5)], live, prune=False)
-    (change,) = plan.changes
+    change = the(Update, plan)
     assert (change.action, change.id, change.renamed_from) == ("update", 5, None)
     # the other one bears a declared name: neither kept nor, with prune, deleted
     assert plan.kept == ()
@@ -322,7 +331,7 @@ def test_a_pin_picks_one_of_duplicated_live_names() -> None:
 
 
 def test_a_pin_to_a_live_ruleset_of_another_name_renames_it() -> None:
-    (change,) = plan_of([want("New", pinned=3)], [ruleset(3, "Old")]).changes
+    change = the(Update, plan_of([want("New", pinned=3)], [ruleset(3, "Old")]))
     assert (change.action, change.name, change.id, change.renamed_from) == (
         "update",
         "New",
@@ -388,7 +397,7 @@ def test_prune_deletes_undeclared_managed_rulesets_and_protect_keeps_them() -> N
     plan = plan_of([want("A")], live, manage=("A", "Gold", "Old"), protect=("Gold",))
     assert actions(plan) == [("delete", "Old", 3), ("delete", "Old", 5)]
     delete = plan.changes[0]
-    assert delete.before is not None
+    assert isinstance(delete, Delete)
     assert delete.before["attributes"] == {"name": "Old", "stepOverridesEnabled": False}
     assert delete.before["relationships"]["startedStage"] == {"type": "stage", "id": 2}
     assert delete.live_version == fingerprint(live[4])
