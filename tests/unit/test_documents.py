@@ -264,6 +264,9 @@ wanted_attributes = st.dictionaries(
     wanted_attrs={"a": 1},
     wanted_rels={"owner": None},
 )
+# a relationship's name among the attributes, an attribute's name among the relationships
+@example(attrs={}, rels={}, wanted_attrs={sorted(RELATIONSHIPS)[0]: None}, wanted_rels={})
+@example(attrs={}, rels={}, wanted_attrs={}, wanted_rels={"a": None})
 def test_matches_live_answers_as_the_long_way_round(
     attrs: dict[str, Any],
     rels: dict[str, Any],
