@@ -312,12 +312,12 @@ def test_a_previous_name_several_live_rulesets_hold_is_a_problem() -> None:
 
 
 def test_a_duplicated_live_name_is_left_out_and_the_rest_still_plans() -> None:
-    live = [ruleset(5, "Dup"), ruleset(3, "Dup"), ruleset(1, "A")]
+    live = [ruleset(5, "A"), ruleset(3, "A"), ruleset(1, "B")]
     plan = plan_of(
-        [want("Dup", {"stepOverridesEnabled": True}), want("A", {"stepOverridesEnabled": True})],
+        [want("A", {"stepOverridesEnabled": True}), want("B", {"stepOverridesEnabled": True})],
         live,
     )
-    assert actions(plan) == [("update", "A", 1)]
+    assert actions(plan) == [("update", "B", 1)]
 
 
 def test_a_pin_picks_one_of_duplicated_live_names() -> None:
@@ -370,16 +370,58 @@ def test_a_live_ruleset_without_a_usable_id_is_a_problem_for_its_file() -> None:
     ]
 
 
-def test_every_problem_is_reported_at_once() -> None:
-    wanted = [want("A", pinned=8), want("B", pinned=9), want("C", {"startedStage": "x"})]
-    with pytest.raises(PlanProblems) as raised:
-        plan_of(wanted, [])
-    assert len(raised.value.problems) == 1  # reference problems come first, alone
-    assert problems_of(wanted[:2], []) == [
-        "rulesets/A.yaml:2:5: id: 'A': id 8: the live ruleset does not exist; remove `id:` to"
+def test_reference_problems_are_reported_before_matching_live_rulesets() -> None:
+    wanted = [want("A", pinned=8), want("C", {"startedStage": "x"})]
+    assert problems_of(wanted, []) == [
+        "rulesets/C.yaml:5:15: startedStage: no stage named 'x' in this org"
+    ]
+
+
+def test_every_problem_is_reported_at_once_by_name() -> None:
+    held = {"smsReceivedAction": "refused"}
+    wanted = [
+        want("H", pinned=99),
+        want("G", {"completedStage": {"id": 9}}),
+        want("F", {"smsReceivedAction": "legacy"}, held=held),
+        want("E", pinned=4),
+        want("D"),
+        want("C"),
+        want("B", {"completedStage": {"id": 9}}),
+        want("A", {"smsReceivedAction": "legacy"}, held=held),
+    ]
+    live = [
+        ruleset("c", "C"),
+        ruleset(4, "D"),
+        ruleset(6, "F", {"smsReceivedAction": "new"}),
+        ruleset(7, "G"),
+    ]
+    held_value = (
+        "the plan would have to send a held value (live differs from it, or the ruleset is"
+        " new), which Outreach refuses:"
+    )
+    no_stage_9 = "no stage with id 9 in this org; check the id, or use its name"
+    assert problems_of(wanted, live) == [
+        f"rulesets/A.yaml:5:20: smsReceivedAction: 'A': {held_value}"
+        " rulesets/A.yaml:5:20: smsReceivedAction: refused",
+        f"rulesets/B.yaml:5:17: completedStage: {no_stage_9}",
+        "rulesets/C.yaml:1:7: name: live ruleset 'C' has no usable id",
+        "rulesets/E.yaml:3:16: previousNames: live ruleset id 4 is claimed by both 'D' and 'E'"
+        " (check previousNames)",
+        f"rulesets/F.yaml:5:20: smsReceivedAction: 'F': {held_value}"
+        " rulesets/F.yaml:5:20: smsReceivedAction: refused",
+        f"rulesets/G.yaml:5:17: completedStage: {no_stage_9}",
+        "rulesets/H.yaml:2:5: id: 'H': id 99: the live ruleset does not exist; remove `id:` to"
         " create the ruleset, or fix the id",
-        "rulesets/B.yaml:2:5: id: 'B': id 9: the live ruleset does not exist; remove `id:` to"
-        " create the ruleset, or fix the id",
+    ]
+
+
+def test_files_sharing_a_name_are_planned_in_the_order_of_their_pins() -> None:
+    wanted = [want("Dup", pinned=9), want("Dup", pinned=8)]
+    assert problems_of(wanted, []) == [
+        "rulesets/Dup.yaml:2:5: id: 'Dup': id 8: the live ruleset does not exist; remove `id:`"
+        " to create the ruleset, or fix the id",
+        "rulesets/Dup.yaml:2:5: id: 'Dup': id 9: the live ruleset does not exist; remove `id:`"
+        " to create the ruleset, or fix the id",
     ]
 
 
