@@ -14,17 +14,9 @@ import jsonpatch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from rulesync.documents import (
-    diff,
-    fingerprint,
-    full_document,
-    live_document,
-    matches_live,
-    resource_id,
-    resource_name,
-    ruleset_of,
-)
+from rulesync.documents import diff, fingerprint, full_document, live_document, matches_live
 from rulesync.fields import RELATIONSHIPS
+from rulesync.live import LiveRuleset, live_rulesets, resource_id, resource_name, ruleset_of
 
 # ---- helpers: the one place to adapt when live rulesets get their own type -----------------
 
@@ -40,9 +32,11 @@ def resource(
     return out
 
 
-def live(attributes: Any = None, relationships: Any = None) -> dict[str, Any]:
+def live(attributes: Any = None, relationships: Any = None, *, name: str = "R") -> LiveRuleset:
     """A live ruleset as the planner receives it."""
-    return resource(attributes if attributes is not None else {}, relationships)
+    listed = resource(attributes if attributes is not None else {}, relationships, name=name)
+    (ruleset,) = live_rulesets([listed]).rulesets
+    return ruleset
 
 
 def ref(kind: str, rid: Any) -> dict[str, Any]:
@@ -82,9 +76,9 @@ def test_a_relationship_id_sent_as_a_digit_string_is_the_same_id() -> None:
     assert matches_live(ruleset, doc({}, {"owner": {"type": "user", "id": 7}}))
 
 
-def test_a_broken_live_ruleset_reads_as_nulls() -> None:
-    broken = resource("garbage", ["not", "an", "object"])
-    assert live_document(broken, ["name", "owner"]) == doc({"name": None}, {"owner": None})
+def test_broken_live_relationships_read_as_nulls() -> None:
+    broken = live({}, ["not", "an", "object"])
+    assert live_document(broken, ["name", "owner"]) == doc({"name": "R"}, {"owner": None})
     odd = live({}, {"owner": "odd", "startedStage": {"data": ["a"]}, "completedStage": {}})
     assert live_document(odd, ["owner", "startedStage", "completedStage"]) == doc(
         {}, {"owner": None, "startedStage": None, "completedStage": None}
@@ -101,9 +95,9 @@ def test_the_full_document_holds_every_attribute_and_every_writable_relationship
     assert all(v is None for k, v in full["relationships"].items() if k != "owner")
 
 
-def test_the_full_document_of_a_ruleset_without_attributes_has_only_relationships() -> None:
-    full = full_document(resource("garbage"))
-    assert full["attributes"] == {}
+def test_the_full_document_of_a_ruleset_with_only_a_name() -> None:
+    full = full_document(live())
+    assert full["attributes"] == {"name": "R"}
     assert list(full["relationships"]) == sorted(RELATIONSHIPS)
 
 
@@ -125,7 +119,7 @@ def test_the_fingerprint_changes_with_any_field_and_only_then() -> None:
         live({"a": 1, "b": [1, 2], "c": None}, {"owner": ref("user", 2)}),
         live({"a": 1, "b": [1, 2]}, {"owner": ref("user", 3)}),
         live({"a": 1, "b": [1, 2]}, {}),
-        resource({"a": 1, "b": [1, 2]}, {"owner": ref("user", 2)}, name="S"),
+        live({"a": 1, "b": [1, 2]}, {"owner": ref("user", 2)}, name="S"),
     ):
         assert fingerprint(other) != fingerprint(base), other
 
@@ -288,5 +282,5 @@ def test_matches_live_sees_a_changed_attribute_or_relationship() -> None:
     assert not matches_live(ruleset, doc({"a": True}, {}))
     assert not matches_live(ruleset, doc({"a": 1}, {"owner": {"type": "user", "id": 3}}))
     assert not matches_live(ruleset, doc({"a": 1}, {"owner": None}))
-    assert not matches_live(resource("garbage", "garbage"), doc({"a": 1}, {}))
-    assert matches_live(resource("garbage", "garbage"), doc({"a": None}, {"owner": None}))
+    assert not matches_live(live({}, "garbage"), doc({"a": 1}, {}))
+    assert matches_live(live({}, "garbage"), doc({"a": None}, {"owner": None}))

@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 
 import pytest
 
+from rulesync.desired import Desired
 from rulesync.documents import fingerprint
 from rulesync.errors import PlanError, PlanProblems
-from rulesync.loader import Desired
+from rulesync.live import LiveRuleset, LiveRulesets, live_rulesets
 from rulesync.plan import Create, Delete, Plan, Update
 from rulesync.planner import Settings, build_plan
 from rulesync.references import References
@@ -38,9 +39,15 @@ def ruleset(
     return out
 
 
-def listing(*resources: dict[str, Any]) -> Any:
+def listing(*resources: dict[str, Any]) -> LiveRulesets:
     """The live rulesets as the planner receives them."""
-    return list(resources)
+    return live_rulesets(resources)
+
+
+def typed(resource: dict[str, Any]) -> LiveRuleset:
+    """One live ruleset as the planner reads it."""
+    (live,) = listing(resource).rulesets
+    return live
 
 
 def want(
@@ -127,7 +134,7 @@ def test_an_update_patches_only_the_fields_that_differ() -> None:
         "attributes": {"name": "R", "stepOverridesEnabled": True},
         "relationships": {"startedStage": {"type": "stage", "id": 2}},
     }
-    assert change.live_version == fingerprint(live)
+    assert change.live_version == fingerprint(typed(live))
     assert change.denied is None
     assert plan.unchanged == 0
 
@@ -442,7 +449,7 @@ def test_prune_deletes_undeclared_managed_rulesets_and_protect_keeps_them() -> N
     assert isinstance(delete, Delete)
     assert delete.before["attributes"] == {"name": "Old", "stepOverridesEnabled": False}
     assert delete.before["relationships"]["startedStage"] == {"type": "stage", "id": 2}
-    assert delete.live_version == fingerprint(live[4])
+    assert delete.live_version == fingerprint(typed(live[4]))
     assert delete.denied is None
     assert [(k.id, k.name) for k in plan.kept] == [(2, "Gold")]
     assert plan.live_managed == 4

@@ -15,8 +15,9 @@ import pytest
 
 from rulesync.auth import StaticToken
 from rulesync.client import Client
+from rulesync.desired import Desired
 from rulesync.errors import UnsafePlan
-from rulesync.loader import Desired
+from rulesync.live import live_rulesets
 from rulesync.plan import Plan, Update
 from rulesync.planfile import dumps, plan_from_json
 from rulesync.planner import Settings, build_plan
@@ -86,9 +87,10 @@ def plan_of(
         protect=protect,
         prune=prune,
     )
-    plan = build_plan(wanted, rulesets, refs=References(), settings=settings)
+    listing = live_rulesets(rulesets)
+    plan = build_plan(wanted, listing, refs=References(), settings=settings)
     if any(d.sequences is not None for d in wanted):
-        plan, _ = plan_assignments(plan, wanted, rulesets, sequences)
+        plan, _ = plan_assignments(plan, wanted, listing, sequences)
     # the sequences are given: the client is never asked for them
     with Client("http://api.invalid", StaticToken("t", origin="test")) as client:
         plan, _ = with_blast_radius(plan, client, list(sequences))
