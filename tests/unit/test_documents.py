@@ -124,7 +124,7 @@ def test_the_fingerprint_changes_with_any_field_and_only_then() -> None:
         assert fingerprint(other) != fingerprint(base), other
 
 
-# ---- ids and names the API sends -----------------------------------------------------------
+# ---- ids and names the API sends (live.py reads them for documents) --------------------
 
 
 def test_the_fingerprint_ignores_the_order_of_keys_in_a_nested_value() -> None:
