@@ -18,6 +18,7 @@ from rulesync.errors import PlanError, PlanProblems
 from rulesync.live import LiveRuleset, LiveRulesets, live_rulesets
 from rulesync.plan import Create, Delete, Plan, Update
 from rulesync.planner import Settings, build_plan
+from rulesync.policy import Policy
 from rulesync.references import References
 
 C = TypeVar("C")
@@ -88,8 +89,7 @@ def plan_of(
     settings = Settings(
         environment="staging",
         api_url="http://api",
-        manage=manage,
-        protect=protect,
+        policy=Policy(manage=manage, protect=protect),
         prune=prune,
         targets=targets,
         api_requests=7,

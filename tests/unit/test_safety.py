@@ -21,8 +21,9 @@ from rulesync.live import live_rulesets
 from rulesync.plan import Plan, Update
 from rulesync.planfile import dumps, plan_from_json
 from rulesync.planner import Settings, build_plan
+from rulesync.policy import Policy
 from rulesync.references import References
-from rulesync.safety import Policy, check, denials, refusals, unmatched_patterns
+from rulesync.safety import check, denials, refusals, unmatched_patterns
 from rulesync.sequences import plan_assignments, with_blast_radius
 
 # ---- helpers: the one place to adapt when the plan or live types change -------------------
@@ -83,8 +84,7 @@ def plan_of(
     settings = Settings(
         environment="test",
         api_url="http://api.invalid",
-        manage=manage,
-        protect=protect,
+        policy=Policy(manage=manage, protect=protect),
         prune=prune,
     )
     listing = live_rulesets(rulesets)
