@@ -33,6 +33,7 @@ CORE: dict[str, list[str]] = {
     "planner": ["tests/unit/test_planner_rules.py", "tests/unit/test_planner.py"],
     "documents": ["tests/unit/test_documents.py", "tests/unit/test_planner_rules.py"],
     "safety": ["tests/unit/test_safety.py"],
+    "policy": ["tests/unit/test_safety.py", "tests/unit/test_planner_rules.py"],
     "plan": ["tests/e2e/test_plan_cli.py", "tests/e2e/test_apply_cli.py"],
     "applier": [
         "tests/e2e/test_apply_cli.py",
