@@ -318,6 +318,21 @@ def test_a_previous_name_several_live_rulesets_hold_is_a_problem() -> None:
     ]
 
 
+def test_a_previous_name_held_also_by_a_ruleset_without_a_usable_id_says_so() -> None:
+    live = [ruleset(5, "Old"), ruleset("x", "Old")]
+    assert problems_of([want("New", previous=("Old",))], live) == [
+        "rulesets/New.yaml:3:16: previousNames: 2 live rulesets are named 'Old' (ids 5 and 1"
+        " without a usable id); pin one with `id: N`, or rename or delete all but one in"
+        " Outreach, then plan again"
+    ]
+    live = [ruleset(None, "Old"), ruleset("x", "Old")]
+    assert problems_of([want("New", previous=("Old",))], live) == [
+        "rulesets/New.yaml:3:16: previousNames: 2 live rulesets are named 'Old' (2 without a"
+        " usable id); pin one with `id: N`, or rename or delete all but one in Outreach, then"
+        " plan again"
+    ]
+
+
 def test_a_duplicated_live_name_is_left_out_and_the_rest_still_plans() -> None:
     live = [ruleset(5, "A"), ruleset(3, "A"), ruleset(1, "B")]
     plan = plan_of(
