@@ -14,6 +14,7 @@ docs/testing.md records the scores and the survivors judged equivalent (no behav
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -60,6 +61,9 @@ CORE: dict[str, list[str]] = {
     "sequences": ["tests/e2e/test_blast_radius.py", "tests/e2e/test_sequences_as_code.py"],
     "permissions": ["tests/e2e/test_blast_radius.py", "tests/e2e/test_sequences_as_code.py"],
 }
+# pytest plugins the runner does without: the cache, and hypothesis' and schemathesis' (a few
+# seconds of imports on every one of hundreds of runs; @given works without the plugin)
+QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:schemathesis")
 KINDS = ("killed", "survived", "timeout", "suspicious", "untested")
 IGNORE = shutil.ignore_patterns(
     ".git", ".venv", ".mutmut-cache", ".rulesync", "__pycache__", ".*_cache", "build", "dist"
@@ -72,7 +76,7 @@ def mutate(module: str, tests: list[str], *, workdir: Path) -> dict[str, object]
     # `rulesync` must import from the copy, in pytest and in the CLI subprocesses it starts:
     # .typecheck/rulesync links to the copy's engine/ and comes before the installed package
     env = {**os.environ, "PYTHONPATH": str(copy / ".typecheck"), "NO_COLOR": "1"}
-    runner = f"{sys.executable} -m pytest -x -q -p no:cacheprovider --timeout=120 {' '.join(tests)}"
+    runner = f"{sys.executable} -m pytest -x -q {' '.join(QUIET)} --timeout=120 {' '.join(tests)}"
 
     def mutmut(*args: str) -> str:
         return subprocess.run(
@@ -104,14 +108,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help=f"default: {' '.join(CORE)}")
     parser.add_argument("--out", type=Path, help="also write the JSON summary here")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="run in DIR and keep it (mutmut results / mutmut show ID there), not a temp dir",
+    )
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in CORE]
     if unknown:
         parser.error(f"unknown module(s) {unknown}; choose from {list(CORE)}")
     results = []
-    with tempfile.TemporaryDirectory(prefix="rulesync-mutation-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            workdir = args.keep.resolve()
+        else:
+            workdir = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="rulesync-mutation-"))
+            )
         for module in args.modules or list(CORE):
-            result = mutate(module, CORE[module], workdir=Path(tmp))
+            result = mutate(module, CORE[module], workdir=workdir)
             results.append(result)
             print(
                 f"{module:10} {result['score']}% killed of {result['total']} mutants "
