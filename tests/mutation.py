@@ -51,7 +51,13 @@ CORE: dict[str, list[str]] = {
         "tests/e2e/test_apply_wire.py",
         "tests/e2e/test_faults.py",
     ],
-    "client": ["tests/integration/test_client.py", "tests/e2e/test_apply_cli.py"],
+    "client": [
+        "tests/integration/test_client_requests.py",
+        "tests/integration/test_client_failures.py",
+        "tests/integration/test_token_refresh.py",
+        "tests/integration/test_hostile_network.py",
+        "tests/integration/test_client.py",
+    ],
     "loader": [
         "tests/unit/test_loader.py",
         "tests/e2e/test_pins.py",
@@ -64,6 +70,8 @@ CORE: dict[str, list[str]] = {
 # pytest plugins the runner does without: the cache, and hypothesis' and schemathesis' (a few
 # seconds of imports on every one of hundreds of runs; @given works without the plugin)
 QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:schemathesis")
+# a mutant that makes a test hang fails it after this many seconds (default 120)
+TEST_TIMEOUT_S = {"client": 30}
 KINDS = ("killed", "survived", "timeout", "suspicious", "untested")
 IGNORE = shutil.ignore_patterns(
     ".git", ".venv", ".mutmut-cache", ".rulesync", "__pycache__", ".*_cache", "build", "dist"
@@ -76,7 +84,10 @@ def mutate(module: str, tests: list[str], *, workdir: Path) -> dict[str, object]
     # `rulesync` must import from the copy, in pytest and in the CLI subprocesses it starts:
     # .typecheck/rulesync links to the copy's engine/ and comes before the installed package
     env = {**os.environ, "PYTHONPATH": str(copy / ".typecheck"), "NO_COLOR": "1"}
-    runner = f"{sys.executable} -m pytest -x -q {' '.join(QUIET)} --timeout=120 {' '.join(tests)}"
+    timeout = TEST_TIMEOUT_S.get(module, 120)
+    runner = (
+        f"{sys.executable} -m pytest -x -q {' '.join(QUIET)} --timeout={timeout} {' '.join(tests)}"
+    )
 
     def mutmut(*args: str) -> str:
         return subprocess.run(
