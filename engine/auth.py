@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from rulesync import redact
+from rulesync import redact, retry
 from rulesync.client import NoAnswer, post_form
 from rulesync.config import Auth, env_value
 from rulesync.errors import AuthError, ConfigError
@@ -23,8 +23,6 @@ from rulesync.ratelimit import server_wait, until_text
 
 log = logging.getLogger(__name__)
 MINT_INTERVAL_S = 60.0  # Outreach's token endpoint allows one mint per minute
-MINT_ATTEMPTS = 4  # a 429 (minted a moment ago elsewhere), a 5xx or a dropped connection
-MINT_WAIT_MAX_S = 90.0  # one wait; the endpoint asks for at most a minute
 ACCESS_TOKEN_LIFETIME_S = 7200.0  # Outreach's documented lifetime, when expires_in is absent
 REFRESH_OUT_ENV = "RULESYNC_REFRESH_TOKEN_OUT"
 _NOTE: dict[str, Any] = {"extra": {"notice": True}}
@@ -148,12 +146,14 @@ class OAuthRefresh:
     def _post(self, form: dict[str, str]) -> dict[str, Any]:
         """The token request, retried (bounded) while the endpoint is busy or unreachable."""
         problem = ""
-        for attempt in range(1, MINT_ATTEMPTS + 1):
+        policy = retry.TOKEN  # a 429 (a mint a moment ago elsewhere), a 5xx or no answer
+        attempts = policy.retries + 1
+        for attempt in range(1, attempts + 1):
             try:
                 answer = post_form(self._url, form, deadline_s=self._timeout)
             except NoAnswer as err:
                 problem = f"no answer ({err})"
-                wait = min(2.0**attempt, MINT_WAIT_MAX_S)
+                wait = policy.wait_s(attempt)
             else:
                 if answer.status == 200 and answer.body is not None:
                     return answer.body
@@ -162,9 +162,9 @@ class OAuthRefresh:
                     raise AuthError(refused, status=answer.status)
                 problem = f"answered {answer.status}"
                 asked = server_wait(answer.headers, answer.status, now=time.time())
-                default = MINT_INTERVAL_S if answer.status == 429 else 2.0**attempt
-                wait = min(asked if asked is not None else default, MINT_WAIT_MAX_S)
-            if attempt == MINT_ATTEMPTS:
+                default = MINT_INTERVAL_S if answer.status == 429 else policy.wait_s(attempt)
+                wait = min(asked if asked is not None else default, policy.max_wait_s)
+            if attempt == attempts:
                 break
             log.warning(
                 "OAuth token endpoint %s: waiting %s",
@@ -175,7 +175,7 @@ class OAuthRefresh:
             time.sleep(wait)
         raise AuthError(
             f"the OAuth token endpoint {self._url} is unavailable ({problem}, "
-            f"{MINT_ATTEMPTS} attempts); the credentials were not refused: run again later, "
+            f"{attempts} attempts); the credentials were not refused: run again later, "
             "or check token_url and the network"
         )
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
@@ -22,6 +21,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
 
+from rulesync import retry
 from rulesync.deadline import POOL_CLASSES, WATCHDOG
 from rulesync.errors import ApiError, AuthError, RateLimited
 from rulesync.ratelimit import RateBudget, server_wait, until_text
@@ -34,12 +34,6 @@ log = logging.getLogger(__name__)
 JSONAPI = "application/vnd.api+json"
 PAGE_SIZE = 1000
 MAX_PAGES = 1000  # a million resources; past that, a server is paging us in circles
-RETRY_STATUSES = (429, 500, 502, 503, 504)
-MAX_RETRIES = 8
-# A refused connection is rarely transient (wrong api_url, firewall): give up after ~4 s
-# rather than make someone wait through the full backoff.
-CONNECT_RETRIES = 3
-BACKOFF_MAX_S = 10.0
 REQUEST_DEADLINE_S = 120.0  # connect + every read + retries of one request, waits asked aside
 MAX_WAIT_S = 900.0  # waits the server asks for (rate limit, maintenance), per request
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a page of 1000 rulesets is ~2 MB
@@ -215,7 +209,7 @@ class Client:
         *,
         parallelism: int = 4,
         timeout: float = 60.0,
-        backoff_factor: float = 0.5,
+        backoff_factor: float = retry.API.first_wait_s,
         deadline: float = REQUEST_DEADLINE_S,
         max_wait: float = MAX_WAIT_S,
         body_cap: int = MAX_BODY_BYTES,
@@ -226,7 +220,7 @@ class Client:
         self._prefix = parts.path.rstrip("/")
         self._tokens = tokens
         self._read_timeout = timeout
-        self._backoff = backoff_factor
+        self._retry = replace(retry.API, first_wait_s=backoff_factor)
         self._deadline = deadline
         self.max_wait = max_wait
         self._body_cap = body_cap
@@ -428,10 +422,10 @@ class Client:
                 if method == "POST" and err.sent:
                     raise self._no_answer(method, url, err.reason) from None
                 connect_failures += not err.sent
-                if retries >= MAX_RETRIES or connect_failures > CONNECT_RETRIES:
+                if self._retry.gives_up(retries, connect_failures):
                     raise self._no_answer(method, url, err.reason) from None
                 retries += 1
-                time.sleep(self._backoff_s(retries))
+                time.sleep(self._retry.wait_s(retries))
                 continue
             self._log(answer, retries)
             now = time.time()
@@ -444,13 +438,13 @@ class Client:
             if answer.status == 401 and not refreshed and self._tokens.refresh():
                 refreshed = True
                 continue
-            if not self._retryable(method, answer.status) or retries >= MAX_RETRIES:
+            if not retry.retryable(method, answer.status) or self._retry.gives_up(retries):
                 return answer
             last = answer
             retries += 1
             asked = server_wait(answer.headers, answer.status, now=now)
             if answer.status == 429:
-                self.budget.exhausted(asked if asked is not None else self._backoff_s(retries))
+                self.budget.exhausted(asked if asked is not None else self._retry.wait_s(retries))
                 continue  # the shared budget waits (and says so) before the next attempt
             waited += self._server_pause(answer, asked, waited, retries)
 
@@ -486,16 +480,11 @@ class Client:
             self.budget.unanswered()
             raise
 
-    def _retryable(self, method: str, status: int) -> bool:
-        if status == 429:
-            return True  # the server did nothing: safe even for POST
-        return status in RETRY_STATUSES and method != "POST"
-
     def _server_pause(self, answer: Answer, asked: float | None, waited: float, n: int) -> float:
         """Sleep before retrying a 5xx: the server's Retry-After (maintenance), else backoff.
         Returns the time the server asked for (not counted against the deadline)."""
         if asked is None:
-            time.sleep(self._backoff_s(n))
+            time.sleep(self._retry.wait_s(n))
             return 0.0
         if waited + asked > self.max_wait:
             raise ApiError(
@@ -516,10 +505,6 @@ class Client:
             )
         time.sleep(asked)
         return asked
-
-    def _backoff_s(self, retry: int) -> float:
-        base = min(BACKOFF_MAX_S, self._backoff * 2 ** (retry - 1))
-        return float(base * (1 + random.uniform(-0.2, 0.2)))
 
     def _redirect(self, answer: Answer, done: int) -> str:
         target = urljoin(answer.url, answer.headers.get("Location", ""))

@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from werkzeug.serving import make_server
@@ -34,6 +34,9 @@ class Seen:
 Tamper = Callable[[str, str, Any], Any]
 
 
+P = TypeVar("P", bound="Proxy")
+
+
 class Proxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
@@ -46,7 +49,7 @@ class Proxy:
         self.api_url = f"{self.url}/api/v2"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> Proxy:
+    def __enter__(self: P) -> P:
         self._thread.start()
         return self
 

@@ -278,11 +278,11 @@ def test_drift_opens_then_updates_then_closes_one_issue(repo: Project) -> None:
     assert "title=Drift detected: rulesync environment default" in create["args"]
     assert create["body"].startswith("<!-- rulesync-drift:default -->\n")
     marker = "<!-- rulesync-drift:default -->"
-    listing = f"5\t{BOT}\t{marker}\n"
-    _, _, gh = run_action(repo, "plan", drift_issue="true", GH_LIST=listing)
+    gh_list = f"5\t{BOT}\t{marker}\n"
+    _, _, gh = run_action(repo, "plan", drift_issue="true", GH_LIST=gh_list)
     assert gh[1]["args"][:3] == ["--method", "PATCH", "repos/acme/rulesets/issues/5"]
     assert run_action(repo, "apply", plan_file="")[0].returncode == 0
-    _, _, gh = run_action(repo, "plan", drift_issue="true", GH_LIST=listing)
+    _, _, gh = run_action(repo, "plan", drift_issue="true", GH_LIST=gh_list)
     assert [c["args"][:3] for c in gh[1:]] == [
         ["--method", "POST", "repos/acme/rulesets/issues/5/comments"],
         ["--method", "PATCH", "repos/acme/rulesets/issues/5"],

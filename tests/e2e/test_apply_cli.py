@@ -83,7 +83,7 @@ def test_writes_are_one_per_change_and_patch_only_changed_fields(
     before = org.stats()
     assert project.run("apply", "--yes").exit_code == 0
     after = org.stats()
-    assert after["writes"] - before["writes"] == 2  # type: ignore[operator]
+    assert after["writes"] - before["writes"] == 2
     assert org.by_name()["R"]["id"] == rid
 
 

@@ -478,7 +478,7 @@ def test_live_values_no_file_can_hold_are_left_out_with_a_warning(tmp_path: Path
     from rulesync.export import Project as ExportProject
     from rulesync.references import References
 
-    live = [
+    live: list[dict[str, Any]] = [
         {
             "id": "7",
             "attributes": {

@@ -71,8 +71,14 @@ def test_the_quick_compare_sees_a_relationship_change() -> None:
         "attributes": {"name": "A"},
         "relationships": {"owner": {"data": {"type": "user", "id": "4"}}},
     }
-    same = {"attributes": {"name": "A"}, "relationships": {"owner": {"type": "user", "id": 4}}}
-    other = {"attributes": {"name": "A"}, "relationships": {"owner": {"type": "user", "id": 5}}}
+    same: dict[str, Any] = {
+        "attributes": {"name": "A"},
+        "relationships": {"owner": {"type": "user", "id": 4}},
+    }
+    other: dict[str, Any] = {
+        "attributes": {"name": "A"},
+        "relationships": {"owner": {"type": "user", "id": 5}},
+    }
     assert matches_live(live, same)
     assert not matches_live(live, other)
     assert "owner" in RELATIONSHIPS

@@ -189,7 +189,7 @@ def test_refresh_tokens_live_14_days_and_100_newer() -> None:
         form = {"grant_type": "refresh_token", "client_id": "c", "client_secret": "s"}
         return issuer.mint({**form, "refresh_token": refresh})
 
-    issued = []
+    issued: list[Any] = []
     for _ in range(101):
         answer = mint(issued[-1] if issued else "r0")
         assert answer.status == 200, answer.body

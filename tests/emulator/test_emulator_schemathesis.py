@@ -47,7 +47,8 @@ SCHEMA = schemathesis.openapi.from_dict(merged_document())
     suppress_health_check=list(HealthCheck),
 )
 def test_emulator_conforms_to_the_official_documents(
-    case: schemathesis.Case, emulator: EmulatorServer
+    case: schemathesis.Case,  # type: ignore[type-arg]
+    emulator: EmulatorServer,
 ) -> None:
     case.call_and_validate(
         base_url=emulator.api_url,

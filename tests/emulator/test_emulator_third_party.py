@@ -116,13 +116,14 @@ def test_bare_dates_and_gte_lt_windows(org: EmulatorServer) -> None:
         create(org, "static", name)
     assert len(sync(org, "static", "2020-01-01", "rulesets")) == 2
     assert len(sync(org, "static", "2020-01-01", "sequences")) == 4
+    params: dict[str, str | int] = {
+        "filter[updatedAt][gte]": "2020-01-01T00:00:00Z",
+        "filter[updatedAt][lt]": "2999-01-01T00:00:00Z",
+        "page[size]": 100,
+    }
     window = requests.get(
         f"{org.api_url}/rulesets",
-        params={
-            "filter[updatedAt][gte]": "2020-01-01T00:00:00Z",
-            "filter[updatedAt][lt]": "2999-01-01T00:00:00Z",
-            "page[size]": 100,
-        },
+        params=params,
         headers={"Authorization": "Bearer static"},
         timeout=10,
     )

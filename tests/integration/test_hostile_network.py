@@ -4,6 +4,7 @@ api_url, every wait is bounded, Retry-After is read in each form Outreach uses."
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
@@ -204,7 +205,7 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-FORMS = {
+FORMS: dict[str, tuple[int, Callable[[int], dict[str, str]]]] = {
     # outreach-rate-limits.yml: Retry-After "Alias of X-RateLimit-Reset on 429" (epoch)
     "429 Retry-After epoch": (429, lambda reset: {"Retry-After": str(int(reset))}),
     # outreach-rate-limits.yml: X-RateLimit-Reset "When the rate-limit counter resets"
@@ -284,7 +285,7 @@ def test_a_403_names_the_scope_the_request_needs() -> None:
 
     with Hostile(api) as server:
         client = client_for(server)
-        cases = [
+        cases: list[tuple[Callable[[], object], str]] = [
             (lambda: client.list_all("stages"), "stages.read"),
             (lambda: client.list_all("taskPriorities"), "taskPriorities.read"),
             (lambda: client.list_all("users"), "users.read"),

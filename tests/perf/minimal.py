@@ -56,7 +56,7 @@ def list_all(http: requests.Session, url: str) -> list[dict[str, Any]]:
 
 
 def files(root: str) -> list[str]:
-    out = []
+    out: list[str] = []
     for folder, _, names in os.walk(root):
         out.extend(os.path.join(folder, n) for n in names if n.endswith((".yaml", ".yml")))
     return sorted(out)
@@ -85,17 +85,17 @@ def main(project: str, api_url: str, token_env: str) -> int:
             attrs, rels = current["attributes"], current.get("relationships") or {}
             patch = []
             for field, value in doc.items():
-                kind = rel_kind(field)
-                if kind is None:
+                rel = rel_kind(field)
+                if rel is None:
                     value = seconds(value)
                     if attrs.get(field) != value:
                         path_ = f"/attributes/{field}"
                         patch.append({"op": "replace", "path": path_, "value": value})
                     continue
                 if isinstance(value, str):
-                    value = {"type": kind, "id": ids[kind][value]}
+                    value = {"type": rel, "id": ids[rel][value]}
                 elif isinstance(value, dict):
-                    value = {"type": kind, "id": value["id"]}
+                    value = {"type": rel, "id": value["id"]}
                 data = (rels.get(field) or {}).get("data")
                 live_value = {"type": data["type"], "id": int(data["id"])} if data else None
                 if live_value != value:

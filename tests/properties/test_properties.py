@@ -1,5 +1,7 @@
-"""Property tests through the real CLI: (a) whatever the files and the live org hold, applying
-converges (the next plan is empty and a second apply writes nothing); (b) whatever YAML lands in
+"""Property tests through the real CLI: (a) whatever the files and the live org hold, after
+apply every field a file declares holds the file's value (worked out here, not by rulesync),
+every field it leaves out is untouched, the next plan is empty and a second apply writes
+nothing; (b) whatever YAML lands in
 `rulesets/`, `rulesync validate` answers with exit 0 or 1 and located messages, never a traceback.
 
 The planner's pure properties (the patch applied to live gives desired) live in test_planner.py.
@@ -109,17 +111,24 @@ def file_ref(field: str) -> st.SearchStrategy[Any]:
     return st.none() | by_label | st.builds(lambda i: {"id": i}, st.sampled_from(sorted(labels)))
 
 
-FILE_FIELDS = {f: attribute_values(f, live=False) for f in (*ENUMS, *BOOL_FIELDS)}
+FILE_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    f: attribute_values(f, live=False) for f in (*ENUMS, *BOOL_FIELDS)
+}
 FILE_FIELDS |= {f: attribute_values(f, live=False) for f in (*DURATION_FIELDS, *COUNT_FIELDS)}
 FILE_FIELDS |= {f: attribute_values(f, live=False) for f in STRING_LIMITS}
 FILE_FIELDS |= {f: file_ref(f) for f in RELATIONSHIPS}
 
-LIVE_FIELDS = {f: attribute_values(f, live=True) for f in (*ENUMS, *BOOL_FIELDS, *DURATION_FIELDS)}
-LIVE_FIELDS |= {f: attribute_values(f, live=True) for f in (*COUNT_FIELDS, *STRING_LIMITS)}
-LIVE_FIELDS |= {
-    f: st.none() | st.sampled_from(sorted(REFS[kind])).map(lambda i, kind=kind: (kind, i))
-    for f, kind in RELATIONSHIPS.items()
+LIVE_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    f: attribute_values(f, live=True) for f in (*ENUMS, *BOOL_FIELDS, *DURATION_FIELDS)
 }
+LIVE_FIELDS |= {f: attribute_values(f, live=True) for f in (*COUNT_FIELDS, *STRING_LIMITS)}
+
+
+def live_ref(kind: str) -> st.SearchStrategy[tuple[str, int] | None]:
+    return st.none() | st.sampled_from(sorted(REFS[kind])).map(lambda i: (kind, i))
+
+
+LIVE_FIELDS |= {f: live_ref(kind) for f, kind in RELATIONSHIPS.items()}
 
 
 @st.composite
@@ -132,7 +141,8 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[str, dict[str, Any]], dict[str, dic
     renamable = [n for n in live_names if n not in file_names]
     for name in file_names:
         doc: dict[str, Any] = {"name": name}
-        if renamable and draw(st.booleans()):
+        rename: bool = draw(st.booleans()) if renamable else False
+        if rename:
             doc["previousNames"] = [renamable.pop(draw(st.integers(0, len(renamable) - 1)))]
         doc.update(draw(st.fixed_dictionaries({}, optional=FILE_FIELDS)))
         files[name] = doc
@@ -160,6 +170,47 @@ def create(org: Org, name: str, fields: dict[str, Any]) -> None:
     assert response.status_code == 201, response.text
 
 
+DURATIONS = {"90s": 90, "15m": 900, "2h": 7200, "3d": 259200, "1w": 604800, "0": 0, " 45 ": 45}
+
+
+def expected(field: str, value: Any) -> Any:
+    """What Outreach must hold for a file's value, worked out here without rulesync's code:
+    durations in seconds, a reference as (type, id)."""
+    if field not in RELATIONSHIPS:
+        return DURATIONS.get(value, value) if field in DURATION_FIELDS else value
+    if value is None:
+        return None
+    kind = RELATIONSHIPS[field]
+    if isinstance(value, dict):
+        return (kind, value["id"])
+    (rid,) = [i for i, label in REFS[kind].items() if label.lower() == value.lower()]
+    return (kind, rid)
+
+
+def held(resource: dict[str, Any], field: str) -> Any:
+    """A live ruleset's value of one field, references as (type, id)."""
+    if field not in RELATIONSHIPS:
+        return resource["attributes"].get(field)
+    data = (resource.get("relationships") or {}).get(field, {}).get("data")
+    return None if data is None else (data["type"], int(data["id"]))
+
+
+def assert_files_hold_live(
+    files: dict[str, dict[str, Any]],
+    before: dict[Any, dict[str, Any]],
+    after: dict[str, dict[str, Any]],
+) -> None:
+    """The real invariant of apply: every field a file declares now holds the file's value, and
+    every field it leaves out holds what it held before (rulesets that existed)."""
+    for name, doc in files.items():
+        live = after[name]
+        for field in (*FILE_FIELDS, *RELATIONSHIPS):
+            if field in doc:
+                assert held(live, field) == expected(field, doc[field]), (name, field)
+            elif live["id"] in before:
+                assert held(live, field) == held(before[live["id"]], field), (name, field)
+
+
 @pytest.mark.timeout(120)
 @PROPERTY_SETTINGS
 @given(scenario=scenarios())
@@ -183,8 +234,10 @@ def test_apply_then_plan_is_empty(
         for index, doc in enumerate(files.values()):
             text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
             (project.root / "rulesets" / f"r{index}.yaml").write_text(text, encoding="utf-8")
+        before = {r["id"]: r for r in org.rulesets()}
         applied = project.run("apply", "--yes", "--prune", "--force")
         assert applied.exit_code == 0, applied.output
+        assert_files_hold_live(files, before, org.by_name())
         again = project.run("plan", "--detailed-exitcode", "--prune")
         assert again.exit_code == 0, again.output
         assert sorted(org.names()) == sorted([*files, *kept])

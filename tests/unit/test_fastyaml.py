@@ -24,6 +24,7 @@ def pyyaml(text: str) -> list[tuple[int, Any]]:
         docs = []
         while loader.check_node():
             node = loader.get_node()
+            assert node is not None  # check_node() said one is there
             docs.append((node.start_mark.line + 1, loader.construct_document(node)))
         return docs
     finally:
