@@ -215,7 +215,9 @@ def test_maintenance_waits_count_against_max_wait_not_the_deadline(caplog: Any) 
         times = [s.at for s in server.seen]
     assert len(times) == 3
     assert times[1] - times[0] >= 0.95 and times[2] - times[1] >= 0.95
-    notices = [r.getMessage() for r in caplog.records if r.name == "rulesync.client"]
+    records = [r for r in caplog.records if r.name == "rulesync.client"]
+    assert all(getattr(r, "notice", False) is True for r in records)  # shown as plain lines
+    notices = [r.getMessage() for r in records]
     assert len(notices) == 2, notices
     assert re.fullmatch(
         r"the API is unavailable \(scheduledServerMaintenance\): waiting 1 s, until "
@@ -232,8 +234,10 @@ def test_a_retry_after_on_429_is_waited_out_and_said(caplog: Any) -> None:
             client_for(server, deadline=0.5).list_all("rulesets")
         first, second = server.seen
     assert second.at - first.at >= 0.95
-    notices = [r.getMessage() for r in caplog.records if r.name == "rulesync.client"]
+    records = [r for r in caplog.records if r.name == "rulesync.client"]
+    notices = [r.getMessage() for r in records]
     assert len(notices) == 1 and notices[0].startswith("rate limit: waiting 1 s, until ")
+    assert getattr(records[0], "notice", False) is True  # shown as a plain line, no WARNING:
 
 
 def test_a_budget_used_up_is_waited_for_before_the_next_request(caplog: Any) -> None:
@@ -550,16 +554,19 @@ def test_the_request_log_says_status_time_retries_and_budget(caplog: Any) -> Non
         return Reply(200, {"data": []}, {"X-RateLimit-Remaining": "42"})
 
     with Hostile(api) as server, caplog.at_level(logging.INFO, logger="rulesync"):
-        client_for(server).list_all("rulesets")
+        client = client_for(server)
+        client.list_all("rulesets")
+        client.list_all("rulesets")
     lines = [r.getMessage() for r in caplog.records if r.name == "rulesync.client"]
-    assert len(lines) == 3, lines
+    assert len(lines) == 4, lines
     assert lines[0].startswith("GET /api/v2/rulesets -> no answer (")
     first = re.fullmatch(r"GET /api/v2/rulesets -> 502 in (\d+) ms, retry 1", lines[1])
     second = re.fullmatch(
         r"GET /api/v2/rulesets -> 200 in (\d+) ms, retry 2, 42 requests left", lines[2]
     )
-    assert first and second, lines
-    assert all(90 <= int(m.group(1)) < 5000 for m in (first, second))
+    third = re.fullmatch(r"GET /api/v2/rulesets -> 200 in (\d+) ms, 42 requests left", lines[3])
+    assert first and second and third, lines
+    assert all(90 <= int(m.group(1)) < 5000 for m in (first, second, third))
 
 
 # ---- the token request ---------------------------------------------------------------------
@@ -595,3 +602,115 @@ def test_a_token_answer_that_is_not_an_object_has_no_body() -> None:
     with Hostile(lambda h, s, r: Reply(200, b'["a"]')) as server:
         answer = post_form(f"{server.url}/oauth/token", {})
     assert answer.status == 200 and answer.body is None
+
+
+def test_the_token_request_has_a_deadline_too() -> None:
+    def drip(h: Hostile, seen: Seen, handler: BaseHTTPRequestHandler) -> None:
+        try:
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            for _ in range(1000):
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
+        return None
+
+    with Hostile(drip) as server:
+        started = time.monotonic()
+        with pytest.raises(NoAnswer, match=r"^no complete answer within 1 s$"):
+            post_form(f"{server.url}/oauth/token", {}, deadline_s=1.0)
+    assert time.monotonic() - started < 4
+
+
+# ---- more bounds -----------------------------------------------------------------------------
+
+
+def test_a_request_out_of_time_before_it_could_be_sent_is_not_sent() -> None:
+    """The deadline covers the backoff between connection attempts too."""
+    api_url = f"http://127.0.0.1:{free_port()}/api/v2"
+    client = Client(api_url, StaticToken(TOKEN, origin="T"), backoff_factor=0.2, deadline=0.1)
+    with pytest.raises(ApiError) as caught:
+        client.list_all("rulesets")
+    assert client.requests == 1
+    assert str(caught.value) == (
+        f"GET /api/v2/rulesets: cannot reach the API at {api_url} (no complete answer within "
+        "0 s); check api_url and the network"
+    )
+
+
+def test_a_proxy_from_the_environment_is_bounded_by_the_deadline(monkeypatch: Any) -> None:
+    def drip(h: Hostile, seen: Seen, handler: BaseHTTPRequestHandler) -> None:
+        try:
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            for _ in range(1000):
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
+        return None
+
+    with Hostile(drip) as proxy:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("http_proxy", proxy.url)
+        client = Client(
+            "http://api.outreach.test/api/v2", StaticToken(TOKEN, origin="T"), deadline=1.0
+        )
+        started = time.monotonic()
+        with pytest.raises(ApiError, match="no complete answer within 1 s"):
+            client.list_all("rulesets")
+        assert len(proxy.seen) == 1
+    assert time.monotonic() - started < 4
+
+
+def test_a_token_is_refreshed_once_per_request_however_often_minting_is_allowed() -> None:
+    """outreach-authentication.yml: a 401 means a new access token is needed, once; a new
+    token refused again means the credentials are wrong, whatever the token endpoint allows."""
+    now = [1000.0]
+
+    def clock() -> float:
+        now[0] += 61  # every read a minute later: minting is always allowed
+        return now[0]
+
+    def api(h: Hostile, seen: Seen, _: BaseHTTPRequestHandler) -> Reply:
+        if seen.path == "/oauth/token":
+            minted = sum(s.path == "/oauth/token" for s in h.seen)
+            body = {"access_token": f"access-{minted}", "expires_in": 7200}
+            return Reply(200, body, {"Content-Type": "application/json"})
+        if len(h.seen) > 30:
+            return page([])
+        return Reply(401, {"errors": [{"title": "Unauthorized"}]})
+
+    with Hostile(api) as server:
+        tokens = OAuthRefresh(
+            token_url=f"{server.url}/oauth/token",
+            client_id="cid",
+            client_secret="secret",
+            refresh_token="refresh",
+            clock=clock,
+        )
+        with pytest.raises(AuthError, match="401"):
+            Client(server.api_url, tokens).list_all("rulesets")
+        api_calls = [s.headers["Authorization"] for s in server.seen if s.path != "/oauth/token"]
+    assert api_calls == ["Bearer access-1", "Bearer access-2"]
+
+
+def test_a_redirect_without_a_location_goes_nowhere_new() -> None:
+    with Hostile(lambda h, s, r: Reply(302, b"")) as server:
+        with pytest.raises(ApiError, match="302 redirect to"):
+            client_for(server).list_all("rulesets")
+        assert {s.path for s in server.seen} == {"/api/v2/rulesets"}
+
+
+def test_a_403_on_a_later_page_names_the_scope_of_the_listing() -> None:
+    def api(h: Hostile, seen: Seen, _: BaseHTTPRequestHandler) -> Reply:
+        if "page[after]" in seen.query:
+            return Reply(403, {"errors": [{"id": "unauthorizedOauthScope"}]})
+        return page([ruleset(1, "A")], f"{h.api_url}/stages?page[after]=x")
+
+    with Hostile(api) as server, pytest.raises(AuthError) as caught:
+        client_for(server).list_all("stages")
+    assert "lacks the OAuth scope stages.read;" in str(caught.value)
