@@ -714,3 +714,20 @@ def test_a_403_on_a_later_page_names_the_scope_of_the_listing() -> None:
     with Hostile(api) as server, pytest.raises(AuthError) as caught:
         client_for(server).list_all("stages")
     assert "lacks the OAuth scope stages.read;" in str(caught.value)
+
+
+def test_an_answer_declared_over_32_mb_is_refused_unread() -> None:
+    """README (limits): an answer larger than 32 MB is refused (a page of 1000 rulesets is about
+    2 MB); one that says so in its headers is refused before a byte of it is read."""
+
+    def api(h: Hostile, seen: Seen, handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(32 * 2**20 + 1))
+        handler.end_headers()
+        handler.wfile.write(b'{"data": [')
+        time.sleep(1.5)  # and then nothing
+        return None
+
+    with Hostile(api) as server, pytest.raises(ApiError) as caught:
+        client_for(server, deadline=1.0).list_all("rulesets")
+    assert str(caught.value) == ("GET /api/v2/rulesets: the answer is larger than 32 MB (33554433)")
