@@ -56,7 +56,6 @@ CORE: dict[str, list[str]] = {
         "tests/integration/test_client_failures.py",
         "tests/integration/test_token_refresh.py",
         "tests/integration/test_hostile_network.py",
-        "tests/integration/test_client.py",
     ],
     "loader": [
         "tests/unit/test_loader.py",
