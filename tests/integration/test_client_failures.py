@@ -731,3 +731,22 @@ def test_an_answer_declared_over_32_mb_is_refused_unread() -> None:
     with Hostile(api) as server, pytest.raises(ApiError) as caught:
         client_for(server, deadline=1.0).list_all("rulesets")
     assert str(caught.value) == ("GET /api/v2/rulesets: the answer is larger than 32 MB (33554433)")
+
+
+def test_a_budget_that_never_comes_back_is_waited_for_up_to_max_wait_in_all() -> None:
+    """outreach-rate-limits.yml (X-RateLimit-Limit, -Remaining, -Reset): a server whose
+    window resets to nothing left keeps the client waiting; every wait of one request counts
+    against --max-wait, so it stops instead of waiting forever."""
+
+    def api(h: Hostile, seen: Seen, _: BaseHTTPRequestHandler) -> Reply:
+        headers = {"X-RateLimit-Limit": "0", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1"}
+        return Reply(200, {"data": []}, headers)
+
+    with Hostile(api) as server:
+        client = client_for(server, max_wait=1.5)
+        client.list_all("rulesets")
+        started = time.monotonic()
+        with pytest.raises(RateLimited, match="longer than --max-wait"):
+            client.list_all("rulesets")
+        assert len(server.seen) == 1
+    assert 1.0 <= time.monotonic() - started < 3
