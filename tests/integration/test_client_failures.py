@@ -22,7 +22,7 @@ import pytest
 from rulesync.auth import OAuthRefresh, StaticToken
 from rulesync.client import Client, NoAnswer, OutcomeUnknown, post_form
 from rulesync.errors import ApiError, AuthError, RateLimited
-from tests.hostile import Hostile, Reply, Seen, page, ruleset
+from tests.hostile import TLS_CERT, Hostile, Reply, Seen, page, ruleset
 
 TOKEN = "failing-token-789"
 Call = Callable[[Client], object]
@@ -750,3 +750,29 @@ def test_a_budget_that_never_comes_back_is_waited_for_up_to_max_wait_in_all() ->
             client.list_all("rulesets")
         assert len(server.seen) == 1
     assert 1.0 <= time.monotonic() - started < 3
+
+
+def test_https_requests_are_bounded_by_the_deadline_too(monkeypatch: Any) -> None:
+    """outreach-conventions.yml base_url https://api.outreach.io/api/v2: the real API is
+    HTTPS, and a server dripping its answer over TLS hits the same total deadline."""
+
+    def drip(h: Hostile, seen: Seen, handler: BaseHTTPRequestHandler) -> None:
+        try:
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            for _ in range(1000):
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
+        return None
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(TLS_CERT))
+    with Hostile(drip, tls=True) as server:
+        assert server.api_url.startswith("https://")
+        started = time.monotonic()
+        with pytest.raises(ApiError, match="no complete answer within 1 s"):
+            client_for(server, deadline=1.0).list_all("rulesets")
+        assert len(server.seen) == 1
+        assert server.seen[0].headers["Authorization"] == f"Bearer {TOKEN}"
+    assert time.monotonic() - started < 4
