@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from rulesync.auth import OAuthRefresh, StaticToken
-from rulesync.client import Client, NoAnswer, OutcomeUnknown, post_form
-from rulesync.errors import ApiError, AuthError, RateLimited
+from rulesync.client import Client, NoAnswer, post_form
+from rulesync.errors import ApiError, AuthError, OutcomeUnknown, RateLimited
 from tests.hostile import TLS_CERT, Hostile, Reply, Seen, page, ruleset
 
 TOKEN = "failing-token-789"
