@@ -164,6 +164,26 @@ def _drop(handler: BaseHTTPRequestHandler) -> None:
     handler.close_connection = True
 
 
+def test_a_create_whose_answer_was_lost_is_not_sent_again() -> None:
+    """outreach-conventions.yml (idempotency: POST is not deduplicated): a create that
+    reached the server but whose answer was lost may have happened; sending it again could make
+    two, so the caller is told the outcome is unknown (and resolves it by name)."""
+
+    def api(h: Hostile, seen: Seen, handler: BaseHTTPRequestHandler) -> Reply | None:
+        if seen.method == "POST":
+            _drop(handler)
+            return None
+        return page([])
+
+    with Hostile(api) as server:
+        with pytest.raises(OutcomeUnknown) as caught:
+            CALLS["POST"](client_for(server))
+        assert [s.method for s in server.seen] == ["POST"]
+    message = str(caught.value)
+    assert message.startswith("POST /api/v2/rulesets: no answer (") and message.endswith(")")
+    assert caught.value.method == "POST" and caught.value.url == "/api/v2/rulesets"
+
+
 def test_a_dropped_connection_after_a_5xx_is_retried_too() -> None:
     def api(h: Hostile, seen: Seen, handler: BaseHTTPRequestHandler) -> Reply | None:
         n = len(h.seen)

@@ -257,6 +257,8 @@ def test_next_links_that_could_leave_the_api_are_refused(target: str, place: str
             client_for(server).list_all("rulesets")
         assert len(server.seen) == 1
     message = str(caught.value)
+    assert message.startswith("GET /api/v2/rulesets: links.next points outside")
+    assert caught.value.method == "GET"
     assert (
         f"links.next points outside the configured API ({place.format(url=server.url)}); "
         f"refusing to send the token there. api_url is {server.api_url}; "
