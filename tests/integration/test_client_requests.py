@@ -165,6 +165,19 @@ def test_every_page_is_read_and_the_next_link_carries_the_parameters() -> None:
         ]
 
 
+def test_offset_paging_without_cursors_is_read_to_the_end() -> None:
+    """outreach-conventions.yml (pagination: offset style, deprecated but documented): next
+    links that carry no `page[after]` cursor are told apart by their whole address."""
+
+    def api(h: Hostile, seen: Seen, _: BaseHTTPRequestHandler) -> Reply:
+        offset = int(seen.query.get("page[offset]", ["0"])[0])
+        nxt = f"{h.api_url}/rulesets?page[offset]={offset + 1}" if offset < 2 else None
+        return page([ruleset(offset + 1, f"R{offset}")], nxt)
+
+    with Hostile(api) as server:
+        assert [i["id"] for i in client_for(server).list_all("rulesets")] == [1, 2, 3]
+
+
 @pytest.mark.parametrize(
     "links",
     [{}, {"next": None}, {"next": ""}, None, "next"],
