@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -90,17 +92,32 @@ class _Server(ThreadingHTTPServer):
         pass  # a client hanging up on a misbehaving answer is the point of most tests
 
 
+# A certificate for 127.0.0.1 and localhost, for tests only (its key is public): an HTTPS
+# server the client trusts through REQUESTS_CA_BUNDLE=TLS_CERT.
+TLS_CERT = Path(__file__).parent / "tls" / "cert.pem"
+TLS_KEY = Path(__file__).parent / "tls" / "key.pem"
+
+
 class Hostile:
-    def __init__(self, script: Script) -> None:
+    def __init__(self, script: Script, *, tls: bool = False) -> None:
         self.script = script
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
         self.state: dict[str, Any] = {}
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.hostile = self
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(TLS_CERT, TLS_KEY)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
         self.api_url = f"{self.url}/api/v2"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll: shutting the server down (every test) waits for one poll
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> Hostile:
         self._thread.start()

@@ -40,7 +40,12 @@ CORE: dict[str, list[str]] = {
         "tests/e2e/test_apply_wire.py",
         "tests/e2e/test_faults.py",
     ],
-    "client": ["tests/integration/test_client.py", "tests/e2e/test_apply_cli.py"],
+    "client": [
+        "tests/integration/test_client_requests.py",
+        "tests/integration/test_client_failures.py",
+        "tests/integration/test_token_refresh.py",
+        "tests/integration/test_hostile_network.py",
+    ],
     "loader": [
         "tests/unit/test_loader.py",
         "tests/e2e/test_pins.py",
@@ -50,6 +55,8 @@ CORE: dict[str, list[str]] = {
     "sequences": ["tests/e2e/test_blast_radius.py", "tests/e2e/test_sequences_as_code.py"],
     "permissions": ["tests/e2e/test_blast_radius.py", "tests/e2e/test_sequences_as_code.py"],
 }
+# a mutant that makes a test hang fails it after this many seconds (default 120)
+TEST_TIMEOUT_S = {"client": 30}
 KINDS = ("killed", "survived", "timeout", "suspicious", "untested")
 IGNORE = shutil.ignore_patterns(
     ".git", ".venv", ".mutmut-cache", ".rulesync", "__pycache__", ".*_cache", "build", "dist"
@@ -66,7 +73,7 @@ def mutate(module: str, tests: list[str], *, workdir: Path) -> dict[str, object]
     # works without its plugin); mutmut starts it once per mutant
     pytest = (
         f"{sys.executable} -m pytest -x -q -p no:cacheprovider -p no:hypothesispytest"
-        f" -p no:schemathesis --timeout=120 {' '.join(tests)}"
+        f" -p no:schemathesis --timeout={TEST_TIMEOUT_S.get(module, 120)} {' '.join(tests)}"
     )
     # mutmut 2 counts only exit status 1 as "killed": a mutant that breaks the tests' import
     # (pytest exits 2) would count as a survivor, and a broken baseline would pass
