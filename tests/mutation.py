@@ -45,6 +45,7 @@ CORE: dict[str, list[str]] = {
         "tests/e2e/test_blast_radius.py",
     ],
     "plan": ["tests/e2e/test_plan_cli.py", "tests/e2e/test_apply_cli.py"],
+    "planfile": ["tests/unit/test_planfile.py", "tests/e2e/test_plan_files.py"],
     "applier": [
         "tests/e2e/test_apply_cli.py",
         "tests/e2e/test_apply_wire.py",
