@@ -22,8 +22,12 @@ FOOTER = "Make a new one with `rulesync plan --out`."
 
 
 def read(path: Path) -> Plan:
-    """The one public way a saved plan is read (the only line to change if it moves)."""
+    """The one public way a saved plan is read (the only lines to change if they move)."""
     return read_plan(path)
+
+
+def as_json(plan: Plan) -> dict[str, Any]:
+    return plan.to_json()
 
 
 def sound() -> dict[str, Any]:
@@ -111,18 +115,18 @@ def sound() -> dict[str, Any]:
             },
             {
                 "action": "assign",
-                "name": "Outbound",
-                "id": 3,
-                "ruleset_from": {"id": INT_MAX, "name": "Old name"},
-                "ruleset_to": {"id": None, "name": "New"},
-                "denied": None,
-            },
-            {
-                "action": "assign",
                 "name": "Inbound",
                 "id": 4,
                 "ruleset_from": None,
                 "ruleset_to": {"id": 1, "name": "Same"},
+                "denied": None,
+            },
+            {
+                "action": "assign",
+                "name": "Outbound",
+                "id": 3,
+                "ruleset_from": {"id": INT_MAX, "name": "Old name"},
+                "ruleset_to": {"id": None, "name": "New"},
                 "denied": None,
             },
             {
@@ -182,7 +186,7 @@ def edited(edit: Any) -> dict[str, Any]:
 def test_a_sound_plan_reads_back_as_written(tmp_path: Path) -> None:
     data = sound()
     plan = read(write(tmp_path, data))
-    assert plan.to_json() == data
+    assert as_json(plan) == data
     assert [c.action for c in plan.changes] == [
         "create",
         "update",
@@ -341,18 +345,18 @@ CONSISTENCY: dict[str, tuple[Any, list[str]]] = {
     ),
     "a sequence assigned twice": (
         lambda d: d["changes"][5].update(id=3),
-        ["changes[5].id: sequence 3 is also changed at changes[3]"],
+        ["changes[5].id: sequence 3 is also changed at changes[4]"],
     ),
     "a sequence and a ruleset with the same id": (
         lambda d: d["changes"][3].update(id=1),
         [],
     ),
     "an assign to a ruleset the plan does not create": (
-        lambda d: d["changes"][3]["ruleset_to"].update(name="Nowhere"),
-        ["changes[3].ruleset_to.id: null, but the plan creates no such ruleset"],
+        lambda d: d["changes"][4]["ruleset_to"].update(name="Nowhere"),
+        ["changes[4].ruleset_to.id: null, but the plan creates no such ruleset"],
     ),
     "an assign to a live ruleset not created by the plan": (
-        lambda d: d["changes"][4]["ruleset_to"].update(name="Not in this plan"),
+        lambda d: d["changes"][3]["ruleset_to"].update(name="Not in this plan"),
         [],
     ),
     "a summary that hides a delete": (
@@ -488,21 +492,21 @@ def test_each_inconsistency_is_named(tmp_path: Path, edit: str) -> None:
     if expected:
         assert problems(tmp_path, data) == expected
     else:  # allowed: reads without complaint
-        assert read(write(tmp_path, data)).to_json() == data
+        assert as_json(read(write(tmp_path, data))) == data
 
 
 def test_problems_in_several_changes_are_all_listed_in_order(tmp_path: Path) -> None:
     def edit(d: dict[str, Any]) -> None:
         d["changes"][0]["after"]["attributes"]["name"] = "Other"
         d["changes"][1]["renamed_from"] = "Old name 2"
-        d["changes"][3]["ruleset_to"]["name"] = "Nowhere"
+        d["changes"][4]["ruleset_to"]["name"] = "Nowhere"
         d["changes"][6]["id"] = 1
         d["summary"]["detach"] = 0
 
     assert problems(tmp_path, edited(edit)) == [
         "changes[0].after.attributes.name: does not match the change's name",
         "changes[1].renamed_from: does not match the name in before ('Old name')",
-        "changes[3].ruleset_to.id: null, but the plan creates no such ruleset",
+        "changes[4].ruleset_to.id: null, but the plan creates no such ruleset",
         "changes[6].id: ruleset 1 is also changed at changes[2]",
         "summary.detach: says 0, the plan has 1",
     ]
