@@ -8,7 +8,10 @@ retried; a sequence's ruleset is its `ruleset` relationship (`openapi-sequences.
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -95,6 +98,14 @@ def test_each_phase_in_order_sends_exactly_its_change_then_everything_is_read_ba
         "Applied: 1 created, 1 updated, 1 deleted, 2 sequences assigned, 1 detached; 0 failed"
         " (14 API requests)."
     )
+    assert result.stderr.splitlines() == [
+        "[1/6] create 'New': ok",
+        "[2/6] update 'After': ok",
+        "[3/6] assign 'Outbound - VP Sales': ok",
+        "[4/6] assign 'Webinar follow-up': ok",
+        "[5/6] detach 'Inbound demo request': ok",
+        "[6/6] delete 'Gone': ok",
+    ]
     seen = wired.since(start)
     writes = [s for s in seen if s.method != "GET"]
     assert [(s.method, s.path, s.body) for s in writes] == [
@@ -233,11 +244,12 @@ def test_a_saved_plan_whose_rulesets_moved_is_refused_naming_each(
     renamed = wired.org.create("Renamed live", includeUnsubscribeLinks=False)
     deleted = wired.org.create("Deleted", includeUnsubscribeLinks=False)
     old = wired.org.create("Old", includeUnsubscribeLinks=False)
+    pruned = wired.org.create("Abandoned")  # deleted by the plan: first by name, last by phase
     for name in ("Edited", "Renamed live", "Deleted"):
         wired.project.ruleset(name, "includeUnsubscribeLinks: true\n")
     wired.project.ruleset("Taken", f"id: {old}\n")
-    wired.project.ruleset("Created")
-    assert wired.project.run("plan", "--out", "plan.json").exit_code == 0
+    wired.project.ruleset("Zebra")  # created by the plan: first by phase, last by name
+    assert wired.project.run("plan", "--prune", "--out", "plan.json").exit_code == 0
     if live_managed is not None:
         data = wired.saved()
         data["live_managed"] = live_managed
@@ -245,17 +257,20 @@ def test_a_saved_plan_whose_rulesets_moved_is_refused_naming_each(
     wired.org.update(edited, meetingBookedAction="finish")
     wired.org.update(renamed, name="Elsewhere")
     wired.org.http.delete(f"{wired.org.api_url}/rulesets/{deleted}")
+    wired.org.update(pruned, name="Abandoned, renamed")
     taken = wired.org.create("Taken")
-    created = wired.org.create("Created")
+    created = wired.org.create("Zebra")
     start = len(wired.proxy.requests)
     refused(
         wired,
+        f"id {pruned} is the live ruleset 'Abandoned, renamed', not 'Abandoned' as the plan says"
+        " (renamed since, or the plan was edited)",
         f"'Deleted' (id {deleted}) was deleted",
         f"'Edited' (id {edited}) changed",
         f"id {renamed} is the live ruleset 'Elsewhere', not 'Renamed live' as the plan says"
         " (renamed since, or the plan was edited)",
-        f"'Created' now exists (id {created})",
         f"'Taken' now exists (id {taken}); 'Old' cannot take it",
+        f"'Zebra' now exists (id {created})",
     )
     reads = [s for s in wired.since(start) if s.path == RULESETS]
     if live_managed is None:
@@ -263,19 +278,25 @@ def test_a_saved_plan_whose_rulesets_moved_is_refused_naming_each(
         assert not any(is_lookup(s) for s in reads)
     else:
         assert [ids_asked(s) for s in reads if "filter[id][]" in query(s)] == [
-            sorted([edited, renamed, deleted, old])
+            sorted([edited, renamed, deleted, old, pruned])
         ]
-        assert [names_asked(s) for s in reads if is_lookup(s)] == [["Created", "Taken"]]
+        assert [names_asked(s) for s in reads if is_lookup(s)] == [["Taken", "Zebra"]]
         assert len(reads) == 2
 
 
-@pytest.mark.parametrize(("live_managed", "listed"), [(999, True), (1000, False)])
+@pytest.mark.parametrize(
+    ("live_managed", "create", "listed"),
+    [(999, False, True), (1000, False, False), (1000, True, True), (2000, True, False)],
+)
 def test_the_staleness_check_lists_everything_only_when_that_is_cheaper(
-    wired: Wired, live_managed: int, listed: bool
+    wired: Wired, live_managed: int, create: bool, listed: bool
 ) -> None:
-    """One listing costs 1 + live/1000 requests; one update's lookup costs 1."""
+    """A listing costs 1 + live/1000 requests; looking the update up by id costs 1, and the
+    name to create 1 more: the listing is taken when it costs no more."""
     rid = wired.org.create("U", includeUnsubscribeLinks=False)
     wired.project.ruleset("U", "includeUnsubscribeLinks: true\n")
+    if create:
+        wired.project.ruleset("Fresh")
     assert wired.project.run("plan", "--out", "plan.json").exit_code == 0
     data = wired.saved()
     data["live_managed"] = live_managed
@@ -343,6 +364,20 @@ def test_a_saved_plan_for_another_org_names_every_reference_that_differs(wired: 
     assert wired.org.writes() == writes
 
 
+def test_ten_references_that_differ_are_all_shown_without_a_count(wired: Wired) -> None:
+    wired.project.ruleset("R", "startedStage: Approaching\n")
+    assert wired.project.run("plan", "--out", "plan.json").exit_code == 0
+    data = wired.saved()
+    data["references"] = {"stage": {str(i): f"Stage {i}" for i in range(1, 11)}}
+    wired.save(data)
+    result = wired.project.run("apply", "plan.json")
+    assert result.exit_code == 3, result.output
+    assert (
+        "  - stage 10 was 'Stage 10' when planned; here it does not exist\n"
+        "Plan again against this environment and review that plan.\n"
+    ) in result.stderr
+
+
 def test_a_saved_plan_for_another_org_names_each_kind_of_reference(wired: Wired) -> None:
     wired.project.ruleset("R", "startedStage: Approaching\n")
     assert wired.project.run("plan", "--out", "plan.json").exit_code == 0
@@ -396,6 +431,10 @@ def test_a_create_made_but_its_answer_lost_is_found_by_name_not_sent_again(wired
     result = wired.project.run("apply", "--yes")
     wired.proxy.reply = None
     assert result.exit_code == 0, result.output
+    assert (
+        "WARNING: create 'New': POST /api/v2/rulesets: 502 Bad Gateway; checking whether it"
+        " was created\n"
+    ) in result.stderr
     seen = wired.since(start)
     assert [s.method for s in seen if s.method != "GET"] == ["POST"]
     post = next(i for i, s in enumerate(seen) if post_of(s))
@@ -487,6 +526,7 @@ def test_sequences_wait_for_their_new_ruleset_and_are_not_assigned_when_it_faile
     result = wired.project.run("apply", "--yes")
     assert result.exit_code == 4, result.output
     assert "Applied: 0 created, 0 updated, 0 deleted; 3 failed" in result.stdout
+    assert "  failed: create 'New': POST /api/v2/rulesets: 422 no\n" in result.stdout
     for name in ("Inbound demo request", "Webinar follow-up"):
         assert (
             f"  failed: assign {name!r}: not assigned: the ruleset 'New' was not created\n"
@@ -527,8 +567,9 @@ def test_a_delete_acknowledged_but_not_made_is_reported(wired: Wired) -> None:
     assert result.stdout.endswith(f"  verify: 'Gone' (id {gone}) still exists\n")
 
 
-def test_a_created_ruleset_missing_when_read_back_is_reported(wired: Wired) -> None:
+def test_each_created_ruleset_missing_when_read_back_is_reported(wired: Wired) -> None:
     wired.project.ruleset("New")
+    wired.project.ruleset("Other")
 
     def hide(seen: Seen, status: int, body: Any) -> tuple[int, Any]:
         if seen.method == "GET" and ids_asked(seen):
@@ -536,11 +577,14 @@ def test_a_created_ruleset_missing_when_read_back_is_reported(wired: Wired) -> N
         return status, body
 
     wired.proxy.reply = hide
-    result = wired.project.run("apply", "--yes")
+    result = wired.project.run("apply", "--yes", "--parallelism", "1")
     wired.proxy.reply = None
-    rid = wired.org.by_name()["New"]["id"]
+    ids = {name: r["id"] for name, r in wired.org.by_name().items()}
     assert result.exit_code == 4, result.output
-    assert result.stdout.endswith(f"  verify: 'New' (id {rid}) is missing after apply\n")
+    assert result.stdout.endswith(
+        f"  verify: 'New' (id {ids['New']}) is missing after apply\n"
+        f"  verify: 'Other' (id {ids['Other']}) is missing after apply\n"
+    )
 
 
 def test_every_field_the_server_did_not_keep_is_named(wired: Wired) -> None:
@@ -623,6 +667,90 @@ def test_a_read_back_that_fails_is_reported_not_taken_for_success(
     assert verify[0].endswith(": 404 Not Found")
 
 
+def test_a_server_that_ignores_the_assignment_is_reported(wired: Wired) -> None:
+    rid = wired.org.create("A")
+
+    def ignore(method: str, path: str, body: Any) -> Any:
+        if method == "PATCH" and path.startswith("/api/v2/sequences/"):
+            body["data"].pop("relationships")  # answers 200, changes nothing
+        return body
+
+    wired.project.ruleset("A", "sequences: [Webinar follow-up]\n")
+    wired.proxy.tamper = ignore
+    result = wired.project.run("apply", "--yes")
+    assert result.exit_code == 4, result.output
+    assert result.stdout.endswith(
+        f"  verify: sequence 'Webinar follow-up' (id 3) uses ruleset None after apply, not {rid}\n"
+    )
+
+
+# ---- the report as JSON, and Ctrl-C --------------------------------------------------------
+
+
+def test_the_json_report_of_nothing_to_do_and_of_a_refused_plan(wired: Wired) -> None:
+    wired.org.create("Same")
+    wired.project.ruleset("Same")
+    result = wired.project.run("apply", "--yes", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "environment": "test",
+        "success": True,
+        "interrupted": False,
+        "applied": [],
+        "failed": [],
+        "not_started": [],
+        "verify_errors": [],
+        "refused": None,
+        "api_requests": 0,
+    }
+    wired.project.ruleset("New")
+    assert wired.project.run("plan", "--out", "plan.json").exit_code == 0
+    made = wired.org.create("New")
+    result = wired.project.run("apply", "plan.json", "--format", "json")
+    assert result.exit_code == 3, result.output
+    report = json.loads(result.stdout)
+    assert (report["success"], report["interrupted"], report["applied"]) == (False, False, [])
+    assert report["not_started"] == [{"action": "create", "name": "New", "id": None}]
+    assert report["refused"] == (
+        f"the saved plan is stale, nothing was applied:\n  - 'New' now exists (id {made})\n"
+        "Run `rulesync plan` again and review it."
+    )
+
+
+def test_ctrl_c_lets_the_write_in_flight_finish_and_starts_no_other(wired: Wired) -> None:
+    """Ctrl-C arrives while the first create is on the wire: the proxy holds that request for
+    a second and a half, and Ctrl-C comes half a second into it."""
+    for name in ("A", "B", "C"):
+        wired.project.ruleset(name)
+    old = wired.org.create("Old", includeUnsubscribeLinks=False)
+    wired.project.ruleset("Old", "includeUnsubscribeLinks: true\n")
+
+    def interrupt(seen: Seen) -> None:
+        if post_of(seen) and sum(1 for s in wired.proxy.requests if post_of(s)) == 1:
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+            time.sleep(1.5)
+        return None
+
+    wired.proxy.answer = interrupt
+    result = wired.project.run("apply", "--yes", "--parallelism", "1", "--format", "json")
+    assert result.exit_code == 4, result.output
+    assert "interrupted: writes in flight finished, the rest were not started; run apply" in (
+        result.stderr
+    )
+    report = json.loads(result.stdout)
+    made = wired.org.by_name()["A"]["id"]
+    assert report["interrupted"] is True and report["success"] is False
+    assert report["applied"] == [{"action": "create", "name": "A", "id": made}]
+    assert report["not_started"] == [
+        {"action": "create", "name": "B", "id": None},
+        {"action": "create", "name": "C", "id": None},
+        {"action": "update", "name": "Old", "id": old},
+    ]
+    assert report["verify_errors"] == []  # nothing is read back after an interruption
+    assert [s.method for s in wired.proxy.writes()] == ["POST"]
+    assert wired.org.names() == ["A", "Old"]
+
+
 # ---- parallelism --------------------------------------------------------------------------
 
 
@@ -670,15 +798,23 @@ def test_writes_in_flight_are_at_most_the_parallelism(
 # slow (it waits between attempts): last, so most mutants fail before it
 def test_a_create_never_answered_gives_up_after_five_attempts(wired: Wired) -> None:
     wired.project.ruleset("New")
-    wired.proxy.answer = lambda seen: LOST if post_of(seen) else None
-    started = time.monotonic()
+    posted: list[float] = []
+
+    def lose(seen: Seen) -> tuple[int, Any] | None:
+        if post_of(seen):
+            posted.append(time.monotonic())
+            return LOST
+        return None
+
+    wired.proxy.answer = lose
     result = wired.project.run("apply", "--yes")
-    waited = time.monotonic() - started
     assert result.exit_code == 4, result.output
-    assert sum(1 for s in wired.proxy.requests if post_of(s)) == 5
+    assert len(posted) == 5
     assert (
         "  failed: create 'New': gave up after 5 attempts: POST /api/v2/rulesets: 502 Bad Gateway\n"
     ) in result.stdout
-    # between attempts it waits 0.2, 0.4, 0.8, 1.6 s (and once more before giving up)
-    assert 3.0 <= waited < 30
+    # between attempts it waits 0.2, 0.4, 0.8, 1.6 s (plus one name lookup each)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(posted)]
+    for gap, wait in zip(gaps, [0.2, 0.4, 0.8, 1.6], strict=True):
+        assert wait <= gap < wait + 1.0, gaps
     assert wired.org.names() == []
