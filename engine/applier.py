@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeGuard
 
 from rulesync.client import NAMES_PER_LOOKUP, PAGE_SIZE, Client, OutcomeUnknown
 from rulesync.documents import (
@@ -23,7 +23,17 @@ from rulesync.documents import (
 )
 from rulesync.errors import ApiError, StalePlan
 from rulesync.plan import ACTIONS as PHASES
-from rulesync.plan import SEQUENCE_ACTIONS, Change, Plan
+from rulesync.plan import (
+    Assign,
+    Change,
+    Create,
+    Delete,
+    Detach,
+    PatchOp,
+    Plan,
+    RulesetRef,
+    Update,
+)
 from rulesync.references import KINDS, labels_from
 
 log = logging.getLogger(__name__)
@@ -101,10 +111,8 @@ def check_stale(plan: Plan, client: Client) -> None:
     """Refuse the whole plan when any ruleset it touches moved since it was planned: an id
     that changed, vanished or now carries another name, or a name to create (or rename to)
     that is now taken. Names are compared exactly."""
-    touched = {
-        c.id: c for c in plan.changes if c.id is not None and c.action not in SEQUENCE_ACTIONS
-    }
-    claimed = {c.name: c for c in plan.changes if c.action == "create" or c.renamed_from}
+    touched = {c.id: c for c in plan.changes if isinstance(c, Update | Delete)}
+    claimed = {c.name: c for c in plan.changes if _claims_name(c)}
     if not touched and not claimed:
         return
     # Whichever costs fewer requests: one full listing, or lookups by id (100 a request) and
@@ -125,11 +133,12 @@ def check_stale(plan: Plan, client: Client) -> None:
     moved: list[str] = []
     for rid, change in sorted(touched.items(), key=lambda kv: kv[1].name):
         moved.extend(_moved(change, rid, by_id.get(rid)))
-    for name, change in sorted(claimed.items()):
-        others = [r for r in holders.get(name, []) if resource_id(r) != change.id]
+    for name, claim in sorted(claimed.items()):
+        own = None if isinstance(claim, Create) else claim.id
+        others = [r for r in holders.get(name, []) if resource_id(r) != own]
         if others:
             ids = id_list(others)
-            why = "" if change.action == "create" else f"; {change.renamed_from!r} cannot take it"
+            why = "" if isinstance(claim, Create) else f"; {claim.renamed_from!r} cannot take it"
             moved.append(f"{name!r} now exists (id {ids}){why}")
     if moved:
         raise StalePlan(
@@ -139,10 +148,15 @@ def check_stale(plan: Plan, client: Client) -> None:
         )
 
 
-def _moved(change: Change, rid: int, current: dict[str, Any] | None) -> list[str]:
+def _claims_name(change: Change) -> TypeGuard[Create | Update]:
+    """Whether apply gives a live ruleset this name: a create, or an update that renames."""
+    return isinstance(change, Create) or (isinstance(change, Update) and bool(change.renamed_from))
+
+
+def _moved(change: Update | Delete, rid: int, current: dict[str, Any] | None) -> list[str]:
     if current is None:
-        return [f"{change.name!r} (id {rid}) was deleted"] if change.action == "update" else []
-    expected = change.renamed_from or change.name
+        return [f"{change.name!r} (id {rid}) was deleted"] if isinstance(change, Update) else []
+    expected = (change.renamed_from if isinstance(change, Update) else None) or change.name
     live_name = resource_name(current)
     if live_name != expected:
         return [
@@ -171,7 +185,7 @@ def id_list(resources: Iterable[dict[str, Any]]) -> str:
     return ", ".join(str(i) for i in sorted(resource_id(r) or 0 for r in resources))
 
 
-def patch_body(rid: int, patch: Iterable[dict[str, Any]]) -> dict[str, Any]:
+def patch_body(rid: int, patch: Iterable[PatchOp]) -> dict[str, Any]:
     """The PATCH body of an update, built from the reviewed patch alone: ``replace``/``add``
     send the value, ``remove`` sends null."""
     body: dict[str, Any] = {"type": "ruleset", "id": rid}
@@ -186,9 +200,9 @@ def patch_body(rid: int, patch: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return body
 
 
-def _create(client: Client, change: Change) -> Outcome:
+def _create(client: Client, change: Create) -> Outcome:
     """POST, and never a duplicate: when the answer is lost, look the exact name up first."""
-    after = change.after or {}
+    after = change.after
     last = ""
     for attempt in range(CREATE_ATTEMPTS):
         try:
@@ -220,36 +234,40 @@ def _duplicate_names(name: str, found: list[dict[str, Any]]) -> str:
     )
 
 
-def _update(client: Client, change: Change) -> Outcome:
-    assert change.id is not None
+def _update(client: Client, change: Update) -> Outcome:
     client.update(KIND, change.id, patch_body(change.id, change.patch))
     return Outcome(change, True, "updated", change.id)
 
 
-def _delete(client: Client, change: Change) -> Outcome:
-    assert change.id is not None
+def _delete(client: Client, change: Delete) -> Outcome:
     gone_now = client.delete(KIND, change.id)
     return Outcome(change, True, "deleted" if gone_now else "already deleted", change.id)
 
 
-def _assign(client: Client, change: Change) -> Outcome:
+def _assign(client: Client, change: Assign | Detach) -> Outcome:
     """PATCH the sequence's ruleset relationship, and nothing else; a PATCH is idempotent, so
     a lost answer is retried like any update."""
-    assert change.id is not None
-    target = (change.ruleset_to or {}).get("id")
+    target = _target_id(change)
     data = None if target is None else {"type": "ruleset", "id": target}
     body = {"type": "sequence", "id": change.id, "relationships": {"ruleset": {"data": data}}}
     client.update(SEQUENCES, change.id, body)
     return Outcome(change, True, "assigned" if data else "detached", change.id)
 
 
-ACTIONS: dict[str, Callable[[Client, Change], Outcome]] = {
-    "create": _create,
-    "update": _update,
-    "assign": _assign,
-    "detach": _assign,
-    "delete": _delete,
-}
+def _target_id(change: Assign | Detach) -> int | None:
+    """The ruleset id the sequence is to use; None: no ruleset."""
+    return None if change.ruleset_to is None else change.ruleset_to.id
+
+
+def _write(client: Client, change: Change) -> Outcome:
+    # isinstance, not match: mutmut's parser (tests/mutation.py) reads no match statements
+    if isinstance(change, Create):
+        return _create(client, change)
+    if isinstance(change, Update):
+        return _update(client, change)
+    if isinstance(change, Delete):
+        return _delete(client, change)
+    return _assign(client, change)
 
 
 def apply_plan(
@@ -268,9 +286,9 @@ def apply_plan(
         for action in PHASES:
             phase = plan.of(action)
             if action == "create" and phase and not stop.is_set():
-                phase = _not_taken(client, phase, report)
+                phase = list(_not_taken(client, plan.of("create"), report))
             if action == "assign":
-                phase = _to_created(phase, report)
+                phase = list(_to_created(plan.of("assign"), report))
             if stop.is_set():
                 report.skipped.extend(phase)
                 continue
@@ -281,26 +299,25 @@ def apply_plan(
     return report
 
 
-def _to_created(assigns: list[Change], report: Report) -> list[Change]:
+def _to_created(assigns: list[Assign], report: Report) -> list[Assign]:
     """Assignments to a ruleset this apply created get its new id; those whose create failed
     are not made (and say why)."""
     created = {o.change.name: o.resource_id for o in report.applied if o.change.action == "create"}
     ready = []
     for change in assigns:
-        target = change.ruleset_to or {}
-        if target.get("id") is not None:
+        target = change.ruleset_to
+        new_id = created.get(target.name)
+        if target.id is not None:
             ready.append(change)
-        elif created.get(target.get("name", "")) is not None:
-            ready.append(
-                replace(change, ruleset_to={**target, "id": created[target.get("name", "")]})
-            )
+        elif new_id is not None:
+            ready.append(replace(change, ruleset_to=RulesetRef(id=new_id, name=target.name)))
         else:
-            why = f"not assigned: the ruleset {target.get('name')!r} was not created"
+            why = f"not assigned: the ruleset {target.name!r} was not created"
             report.outcomes.append(Outcome(change, False, why))
     return ready
 
 
-def _not_taken(client: Client, creates: list[Change], report: Report) -> list[Change]:
+def _not_taken(client: Client, creates: list[Create], report: Report) -> list[Create]:
     """Right before creating, look each name up again (exactly): another apply, from another
     machine, may have created it since the plan was made. Those are not created twice."""
     try:
@@ -361,7 +378,7 @@ def _run_phase(
 
 def _safely(client: Client, change: Change) -> Outcome:
     try:
-        return ACTIONS[change.action](client, change)
+        return _write(client, change)
     except ApiError as err:
         return Outcome(change, False, str(err))
 
@@ -369,58 +386,48 @@ def _safely(client: Client, change: Change) -> Outcome:
 def verify(plan: Plan, client: Client, report: Report) -> list[str]:
     """Re-read what was applied (list calls by id) and compare with the plan's ``after``."""
     applied = [
-        o
+        (o.resource_id, o.change)
         for o in report.applied
-        if o.resource_id is not None and o.change.action not in SEQUENCE_ACTIONS
+        if o.resource_id is not None and not isinstance(o.change, Assign | Detach)
     ]
-    moved = [o for o in report.applied if o.change.action in SEQUENCE_ACTIONS]
+    moved = [o.change for o in report.applied if isinstance(o.change, Assign | Detach)]
     if not applied:
         return _verify_sequences(client, moved)
     try:
-        live = {
-            resource_id(r): r
-            for r in client.list_by_ids(
-                KIND, [o.resource_id for o in applied if o.resource_id is not None]
-            )
-        }
+        live = {resource_id(r): r for r in client.list_by_ids(KIND, [rid for rid, _ in applied])}
     except ApiError as err:
         return [f"could not verify the applied changes: {err}"]
     problems = _duplicates_after(client, report) + _verify_sequences(client, moved)
-    for outcome in applied:
-        change, current = outcome.change, live.get(outcome.resource_id)
-        if change.action == "delete":
+    for rid, change in applied:
+        current = live.get(rid)
+        if isinstance(change, Delete):
             if current is not None:
-                problems.append(f"{change.name!r} (id {outcome.resource_id}) still exists")
+                problems.append(f"{change.name!r} (id {rid}) still exists")
             continue
-        after = change.after or {}
+        after = change.after
         if current is None:
-            problems.append(f"{change.name!r} (id {outcome.resource_id}) is missing after apply")
+            problems.append(f"{change.name!r} (id {rid}) is missing after apply")
             continue
         fields = [*after.get("attributes", {}), *after.get("relationships", {})]
         left = diff(live_document(current, fields), after)
         if left:
             paths = ", ".join(op["path"] for op in left)
-            problems.append(
-                f"{change.name!r} (id {outcome.resource_id}) differs after apply at {paths}"
-            )
+            problems.append(f"{change.name!r} (id {rid}) differs after apply at {paths}")
     return problems
 
 
-def _verify_sequences(client: Client, moved: list[Outcome]) -> list[str]:
+def _verify_sequences(client: Client, moved: list[Assign | Detach]) -> list[str]:
     """Each assigned or detached sequence now uses the ruleset the plan gave it."""
     if not moved:
         return []
     try:
-        live = {
-            resource_id(s): s
-            for s in client.list_by_ids(SEQUENCES, [o.change.id or 0 for o in moved])
-        }
+        live = {resource_id(s): s for s in client.list_by_ids(SEQUENCES, [c.id for c in moved])}
     except ApiError as err:
         return [f"could not verify the assigned sequences: {err}"]
     problems = []
-    for outcome in moved:
-        change, current = outcome.change, live.get(outcome.change.id)
-        want = (change.ruleset_to or {}).get("id")
+    for change in moved:
+        current = live.get(change.id)
+        want = _target_id(change)
         if current is None:
             problems.append(f"sequence {change.name!r} (id {change.id}) is missing after apply")
         elif ruleset_of(current) != want:
@@ -434,11 +441,7 @@ def _verify_sequences(client: Client, moved: list[Outcome]) -> list[str]:
 def _duplicates_after(client: Client, report: Report) -> list[str]:
     """Names this apply created or renamed to, held by more than one live ruleset: a racing
     apply (from another machine) did the same. Reported with ids, never left silent."""
-    names = [
-        o.change.name
-        for o in report.applied
-        if o.change.action == "create" or o.change.renamed_from
-    ]
+    names = [o.change.name for o in report.applied if _claims_name(o.change)]
     if not names:
         return []
     try:

@@ -217,10 +217,11 @@ def _policy(config: Config) -> Policy:
 
 
 def _render(plan: Plan, fmt: str, warnings: list[str]) -> str:
-    from rulesync.render import render_json, render_markdown, render_text
+    from rulesync.planfile import dumps
+    from rulesync.render import render_markdown, render_text
 
     if fmt == "json":
-        return render_json(plan)
+        return dumps(plan)
     if fmt == "markdown":
         return render_markdown(plan, warnings=warnings)
     return render_text(plan, color=_color(), warnings=warnings)
@@ -399,7 +400,7 @@ def plan(
     (--detailed-exitcode only), 3 the plan is unsafe (it is still shown in full).
     """
     from rulesync.loader import load_desired
-    from rulesync.plan import write_plan
+    from rulesync.planfile import write_plan
     from rulesync.safety import refusals
     from rulesync.session import collector_paused, connect_ahead, reading_ahead
 
@@ -493,7 +494,7 @@ def apply(
     Exit codes: 0 applied, 1 error, 3 refused (unsafe or stale), 4 some changes failed.
     """
     from rulesync.applier import check_bound
-    from rulesync.plan import read_plan
+    from rulesync.planfile import read_plan
     from rulesync.render import render_text
     from rulesync.safety import check
     from rulesync.session import connect
@@ -689,7 +690,7 @@ def show(ctx: click.Context, plan_file: Path, fmt: str) -> None:
     The plan is checked against the safety rules of rulesync.yaml, so an unsafe plan is
     flagged here as it was by `plan`. Nothing is read from or written to the API.
     """
-    from rulesync.plan import read_plan
+    from rulesync.planfile import read_plan
     from rulesync.safety import refusals
 
     the_plan = read_plan(plan_file)

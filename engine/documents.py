@@ -5,11 +5,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from rulesync.fields import RELATIONSHIPS
 
 Document = dict[str, dict[str, Any]]
+
+
+class _PatchPath(TypedDict):
+    op: Literal["add", "replace", "remove"]
+    path: str  # /attributes/FIELD or /relationships/REL
+
+
+class PatchOp(_PatchPath, total=False):
+    """One RFC 6902 operation of an update's patch; ``remove`` has no ``value``."""
+
+    value: Any  # any JSON value a field holds
 
 
 def rel_value(raw: Any) -> dict[str, Any] | None:
@@ -71,10 +82,10 @@ def resource_name(resource: dict[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def diff(before: Document, after: Document) -> list[dict[str, Any]]:
+def diff(before: Document, after: Document) -> list[PatchOp]:
     """RFC 6902 ops (add/replace/remove), one per field: paths ``/attributes/F``,
     ``/relationships/R``. Field-level on purpose: a relationship changes as a whole."""
-    ops: list[dict[str, Any]] = []
+    ops: list[PatchOp] = []
     for section in ("attributes", "relationships"):
         old, new = before.get(section, {}), after.get(section, {})
         for name in sorted(set(old) | set(new)):

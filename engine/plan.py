@@ -1,25 +1,43 @@
-"""Plan and Change: immutable values with a JSON round trip (SPEC §5)."""
+"""Plan and its changes: immutable values, one type per action (SPEC §5).
+
+Pure data: the plan file's JSON form, and its strict reading, live in planfile.py."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Literal
+from typing import ClassVar, Literal, overload
 
-from rulesync.errors import ConfigError
+from rulesync.documents import Document, PatchOp
 from rulesync.references import References
 
-FORMAT_VERSION = 1
+__all__ = [
+    "ACTIONS",
+    "ORDER",
+    "Action",
+    "Assign",
+    "Change",
+    "Create",
+    "Delete",
+    "Detach",
+    "Document",
+    "Kept",
+    "PatchOp",
+    "Plan",
+    "RulesetRef",
+    "SequenceChange",
+    "SequenceRef",
+    "Update",
+    "describe",
+    "sort_key",
+]
+
 Action = Literal["create", "update", "assign", "detach", "delete"]
 # the order of apply's phases: a new ruleset exists before sequences are assigned to it, and
 # sequences leave a ruleset before it is deleted
 ACTIONS: tuple[Action, ...] = ("create", "update", "assign", "detach", "delete")
 ORDER: dict[str, int] = {action: number for number, action in enumerate(ACTIONS)}
-SEQUENCE_ACTIONS = ("assign", "detach")  # changes to a sequence's ruleset: `id` is the sequence
-MAX_SHOWN = 10  # problems listed for a damaged plan file
 
 
 @dataclass(frozen=True)
@@ -39,73 +57,92 @@ class SequenceRef:
 
 
 @dataclass(frozen=True)
-class Change:
-    action: Action
+class RulesetRef:
+    """The ruleset a sequence uses; ``id`` None: the one this plan creates under ``name``."""
+
+    id: int | None
     name: str
-    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Create:
+    """A ruleset no live one matches: created as ``after``."""
+
+    action: ClassVar[Literal["create"]] = "create"
+    name: str
+    after: Document
+
+
+@dataclass(frozen=True)
+class Update:
+    """A live ruleset (``id``) whose managed fields differ: ``patch`` turns ``before`` into
+    ``after``; ``live_version`` fingerprints the live ruleset it was planned against."""
+
+    action: ClassVar[Literal["update"]] = "update"
+    name: str
+    id: int
+    before: Document
+    after: Document
+    patch: tuple[PatchOp, ...]
+    live_version: str
     renamed_from: str | None = None
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    patch: tuple[dict[str, Any], ...] = ()
-    live_version: str | None = None
-    # updates and deletes: the sequences that use the ruleset; None when they could not be read
+    # the sequences that use the ruleset; None when they could not be read
     sequences: tuple[SequenceRef, ...] | None = ()
     # why the credentials may not make this change (Outreach's authorization meta), or None
     denied: str | None = None
-    # assign and detach: the sequence's ruleset before and after, {"id", "name"}; a ruleset
-    # this plan creates has id None until apply creates it
-    ruleset_from: dict[str, Any] | None = None
-    ruleset_to: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"action": self.action, "name": self.name, "id": self.id}
-        if self.action in SEQUENCE_ACTIONS:
-            out.update(ruleset_from=self.ruleset_from, ruleset_to=self.ruleset_to)
-            out["denied"] = self.denied
-            return out
-        if self.action == "create":
-            out["after"] = self.after
-        elif self.action == "update":
-            out.update(
-                renamed_from=self.renamed_from,
-                before=self.before,
-                after=self.after,
-                patch=list(self.patch),
-                live_version=self.live_version,
-            )
-        else:
-            out.update(before=self.before, live_version=self.live_version)
-        if self.action != "create":
-            out["sequences"] = (
-                None
-                if self.sequences is None
-                else [{"id": s.id, "name": s.name} for s in self.sequences]
-            )
-            out["denied"] = self.denied
-        return out
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Change:
-        return cls(
-            action=data["action"],
-            name=data["name"],
-            id=data.get("id"),
-            renamed_from=data.get("renamed_from"),
-            before=data.get("before"),
-            after=data.get("after"),
-            patch=tuple(data.get("patch") or ()),
-            live_version=data.get("live_version"),
-            sequences=_sequence_refs(data.get("sequences", [])),
-            denied=data.get("denied"),
-            ruleset_from=data.get("ruleset_from"),
-            ruleset_to=data.get("ruleset_to"),
-        )
 
 
-def _sequence_refs(raw: Any) -> tuple[SequenceRef, ...] | None:
-    if raw is None:
-        return None
-    return tuple(SequenceRef(id=s["id"], name=s["name"]) for s in raw)
+@dataclass(frozen=True)
+class Delete:
+    """A live managed ruleset no file declares (prune): ``before`` is all of it."""
+
+    action: ClassVar[Literal["delete"]] = "delete"
+    name: str
+    id: int
+    before: Document
+    live_version: str
+    sequences: tuple[SequenceRef, ...] | None = ()
+    denied: str | None = None
+
+
+@dataclass(frozen=True)
+class Assign:
+    """A sequence (``id``, ``name``) given the ruleset ``ruleset_to``."""
+
+    action: ClassVar[Literal["assign"]] = "assign"
+    name: str
+    id: int
+    ruleset_from: RulesetRef | None
+    ruleset_to: RulesetRef
+    denied: str | None = None
+
+
+@dataclass(frozen=True)
+class Detach:
+    """A sequence (``id``, ``name``) left without a ruleset (prune)."""
+
+    action: ClassVar[Literal["detach"]] = "detach"
+    ruleset_to: ClassVar[None] = None
+    name: str
+    id: int
+    ruleset_from: RulesetRef
+    denied: str | None = None
+
+
+Change = Create | Update | Delete | Assign | Detach
+SequenceChange = Assign | Detach  # changes to a sequence's ruleset: `id` is the sequence's
+KINDS: dict[Action, type[Change]] = {
+    "create": Create,
+    "update": Update,
+    "assign": Assign,
+    "detach": Detach,
+    "delete": Delete,
+}
+
+
+def sort_key(change: Change) -> tuple[int, str, int]:
+    """The plan's order: by phase (ACTIONS), then name, then id."""
+    return (ORDER[change.action], change.name, 0 if isinstance(change, Create) else change.id)
 
 
 @dataclass(frozen=True)
@@ -132,61 +169,25 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.changes)
 
-    def of(self, action: Action) -> list[Change]:
-        return [c for c in self.changes if c.action == action]
+    @overload
+    def of(self, action: Literal["create"]) -> list[Create]: ...
+    @overload
+    def of(self, action: Literal["update"]) -> list[Update]: ...
+    @overload
+    def of(self, action: Literal["assign"]) -> list[Assign]: ...
+    @overload
+    def of(self, action: Literal["detach"]) -> list[Detach]: ...
+    @overload
+    def of(self, action: Literal["delete"]) -> list[Delete]: ...
+    @overload
+    def of(self, action: Action) -> list[Change]: ...
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format_version": FORMAT_VERSION,
-            "environment": self.environment,
-            "api_url": self.api_url,
-            "generated_at": self.generated_at,
-            "summary": self.summary,
-            "api_requests": self.api_requests,
-            "live_managed": self.live_managed,
-            "prune": self.prune,
-            "changes": [c.to_json() for c in self.changes],
-            "references": self.references.to_json(),
-            "kept": [{"id": k.id, "name": k.name} for k in self.kept],
-        }
-
-    def dumps(self) -> str:
-        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
-
-    @classmethod
-    def from_json(cls, data: Any, *, source: str = "plan") -> Plan:
-        """A plan from its JSON, checked strictly: a damaged or edited file is one error."""
-        if not isinstance(data, dict) or "format_version" not in data:
-            raise ConfigError(f"{source}: not a rulesync plan file (no format_version)")
-        if data["format_version"] != FORMAT_VERSION:
-            raise ConfigError(
-                f"{source}: plan format_version {data['format_version']!r} is not "
-                f"supported (this rulesync reads {FORMAT_VERSION}); plan again"
-            )
-        from rulesync.planfile import plan_problems  # only a saved plan needs its checks
-
-        problems = plan_problems(data)
-        if problems:
-            shown = problems[:MAX_SHOWN]
-            more = len(problems) - len(shown)
-            raise ConfigError(
-                f"{source}: damaged or edited plan file, refused:\n  - "
-                + "\n  - ".join(shown)
-                + (f"\n  - ... and {more} more" if more else "")
-                + "\nMake a new one with `rulesync plan --out`."
-            )
-        return cls(
-            environment=data["environment"],
-            api_url=data["api_url"],
-            changes=tuple(Change.from_json(c) for c in data["changes"]),
-            unchanged=data["summary"]["unchanged"],
-            api_requests=data["api_requests"],
-            live_managed=data["live_managed"],
-            prune=data["prune"],
-            generated_at=data["generated_at"],
-            references=References.from_json(data["references"]),
-            kept=tuple(Kept(id=k["id"], name=k["name"]) for k in data.get("kept", [])),
-        )
+    def of(
+        self, action: Action
+    ) -> list[Create] | list[Update] | list[Assign] | list[Detach] | list[Delete] | list[Change]:
+        """The changes of one action, in plan order."""
+        kind = KINDS[action]
+        return [c for c in self.changes if isinstance(c, kind)]
 
 
 SHOWN_NAMES = 5  # sequence names listed in one line before "and N more"
@@ -199,30 +200,6 @@ def describe(sequences: Iterable[SequenceRef], *, shown: int = SHOWN_NAMES) -> s
     names = ", ".join(f"{s.name!r} (id {s.id})" for s in refs[:shown])
     more = f" and {len(refs) - shown} more" if len(refs) > shown else ""
     return f"{len(refs)} {noun}: {names}{more}"
-
-
-def read_plan(path: Path) -> Plan:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot read the plan file: {err.strerror}") from None
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as err:
-        raise ConfigError(
-            f"{path}: not JSON ({err}); pass a file made by `rulesync plan --out`"
-        ) from None
-    return Plan.from_json(data, source=str(path))
-
-
-def write_plan(plan: Plan, path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # A live name may hold a lone surrogate (valid JSON, not UTF-8): written as its JSON
-        # escape \udXXX, which reads back exactly
-        path.write_text(plan.dumps(), encoding="utf-8", errors="backslashreplace")
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot write the plan file: {err.strerror}") from None
 
 
 def _now() -> str:

@@ -21,7 +21,7 @@ from rulesync.errors import PlanError, PlanProblems, Problem
 from rulesync.fields import RELATIONSHIPS
 from rulesync.loader import Desired, matches
 from rulesync.permissions import denied
-from rulesync.plan import Change, Kept, Plan
+from rulesync.plan import Change, Create, Delete, Kept, Plan, Update, sort_key
 from rulesync.references import References, resolve
 from rulesync.yamlio import closest
 
@@ -114,7 +114,7 @@ def build_plan(
             if unknown_ids[_key(item)]:
                 errors.extend(unknown_ids[_key(item)].values())
                 continue
-            changes.append(Change(action="create", name=item.name, after=after))
+            changes.append(Create(name=item.name, after=after))
             continue
         rid = resource_id(match)
         if rid is None:
@@ -149,8 +149,7 @@ def build_plan(
             unchanged += 1
             continue
         changes.append(
-            Change(
-                action="update",
+            Update(
                 name=item.name,
                 id=rid,
                 renamed_from=renamed_from,
@@ -180,8 +179,7 @@ def build_plan(
             kept.append(Kept(id=rid, name=name))
             continue
         changes.append(
-            Change(
-                action="delete",
+            Delete(
                 name=name,
                 id=rid,
                 before=full_document(resource),
@@ -190,7 +188,7 @@ def build_plan(
             )
         )
 
-    changes.sort(key=lambda c: (_ORDER[c.action], c.name, c.id or 0))
+    changes.sort(key=sort_key)
     return Plan(
         environment=settings.environment,
         api_url=settings.api_url,
@@ -202,9 +200,6 @@ def build_plan(
         references=refs,
         kept=tuple(sorted(kept, key=lambda k: (k.name, k.id))),
     )
-
-
-_ORDER = {"create": 0, "update": 1, "delete": 2}
 
 
 def _key(item: Desired) -> tuple[str, int | None]:

@@ -9,7 +9,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from rulesync.fields import DURATION_FIELDS, format_duration
-from rulesync.plan import Change, Plan, describe
+from rulesync.plan import (
+    Assign,
+    Change,
+    Create,
+    Delete,
+    Detach,
+    Document,
+    Plan,
+    RulesetRef,
+    Update,
+    describe,
+)
 
 # GitHub refuses comment and issue bodies over 65,536 characters, and has been measured
 # counting in UTF-8 bytes on some surfaces: the budget is counted in UTF-8 bytes, which is
@@ -60,14 +71,14 @@ def value_text(plan: Plan, field: str, value: Any) -> str:
 def field_rows(plan: Plan, change: Change) -> list[tuple[str, str | None, str | None]]:
     """(field, old, new) for each field the change touches; old None on create, new on delete."""
     # the name is in the title already
-    if change.action in ("assign", "detach"):
+    if isinstance(change, Assign | Detach):
         return []
-    if change.action == "create":
+    if isinstance(change, Create):
         return [(f, None, value_text(plan, f, v)) for f, v in _fields(change.after) if f != "name"]
-    if change.action == "delete":
+    if isinstance(change, Delete):
         return [(f, value_text(plan, f, v), None) for f, v in _fields(change.before) if f != "name"]
     rows: list[tuple[str, str | None, str | None]] = []
-    before = change.before or {}
+    before = change.before
     for op in change.patch:
         section, field = op["path"].lstrip("/").split("/", 1)
         old = before.get(section, {}).get(field)
@@ -82,8 +93,7 @@ def field_rows(plan: Plan, change: Change) -> list[tuple[str, str | None, str | 
     return rows
 
 
-def _fields(doc: dict[str, Any] | None) -> list[tuple[str, Any]]:
-    doc = doc or {}
+def _fields(doc: Document) -> list[tuple[str, Any]]:
     return [*doc.get("attributes", {}).items(), *doc.get("relationships", {}).items()]
 
 
@@ -99,14 +109,14 @@ def render_text(plan: Plan, *, color: bool = False, warnings: Sequence[str] = ()
     for change in plan.changes:
         paint, reset = (COLOR[change.action], RESET) if color else ("", "")
         title = f"{paint}{SYMBOL[change.action]} {change.action}{reset} {change.name!r}"
-        if change.action in ("assign", "detach"):
+        if isinstance(change, Assign | Detach):
             out += ["  " + title + f" (sequence {change.id}): {moving(change)}"]
             out += [f"      NOT ALLOWED: {change.denied}"] if change.denied else []
             out.append("")
             continue
-        if change.id is not None:
+        if not isinstance(change, Create):
             title += f" (id {change.id})"
-        if change.renamed_from:
+        if isinstance(change, Update) and change.renamed_from:
             title += f", renamed from {change.renamed_from!r}"
         out.append("  " + title)
         out.extend(f"      {line}" for line in impact_lines(change))
@@ -124,14 +134,13 @@ def render_text(plan: Plan, *, color: bool = False, warnings: Sequence[str] = ()
     return "\n".join(out) + "\n"
 
 
-def ruleset_label(ref: dict[str, Any] | None) -> str:
+def ruleset_label(ref: RulesetRef | None) -> str:
     if ref is None:
         return "no ruleset"
-    rid = ref.get("id")
-    return f"{ref.get('name')!r} ({'new' if rid is None else f'id {rid}'})"
+    return f"{ref.name!r} ({'new' if ref.id is None else f'id {ref.id}'})"
 
 
-def moving(change: Change) -> str:
+def moving(change: Assign | Detach) -> str:
     """``'Old' (id 3) → 'New' (id 5)``: the sequence's ruleset before and after."""
     return f"{ruleset_label(change.ruleset_from)} → {ruleset_label(change.ruleset_to)}"
 
@@ -139,7 +148,7 @@ def moving(change: Change) -> str:
 def used_by(change: Change) -> str | None:
     """What a change touches beyond its ruleset: the sequences that use it (updates and
     deletes only), collapsed beyond a handful of names."""
-    if change.action not in ("update", "delete"):
+    if not isinstance(change, Update | Delete):
         return None
     if change.sequences is None:
         return "used by: unknown (the credentials cannot read sequences)"
@@ -150,9 +159,14 @@ def used_by(change: Change) -> str | None:
 
 def impact_lines(change: Change) -> list[str]:
     lines = [line] if (line := used_by(change)) else []
-    if change.denied:
-        lines.append(f"NOT ALLOWED: {change.denied}")
+    if denied := _denied(change):
+        lines.append(f"NOT ALLOWED: {denied}")
     return lines
+
+
+def _denied(change: Change) -> str | None:
+    """Why the credentials may not make the change; a create is never refused ahead."""
+    return None if isinstance(change, Create) else change.denied
 
 
 def kept_title(plan: Plan) -> str:
@@ -168,10 +182,6 @@ def kept_lines(plan: Plan) -> list[str]:
     lines = [kept_title(plan) + ":"]
     lines += [f"  = {k.name!r} (id {k.id})" for k in plan.kept]
     return [*lines, ""]
-
-
-def render_json(plan: Plan) -> str:
-    return plan.dumps()
 
 
 def _cell(text: str | None) -> str:
@@ -250,9 +260,7 @@ def render_markdown(
         return "\n".join(head) + "\n"
     table = ["| | Ruleset | Action | Fields | Sequences |", "|---|---|---|---|---|"]
     rows = [
-        f"| {SYMBOL[c.action]} | {_cell(c.name)} | {c.action}"
-        f"{' (renamed from ' + _cell(c.renamed_from) + ')' if c.renamed_from else ''}"
-        f"{' sequence: ' + _cell(moving(c)) if c.action in ('assign', 'detach') else ''} | "
+        f"| {SYMBOL[c.action]} | {_cell(c.name)} | {c.action}{_row_detail(c)} | "
         f"{len(field_rows(plan, c))} | {_sequence_count(c)} |"
         for c in plan.changes
     ]
@@ -276,6 +284,15 @@ def render_markdown(
     return "\n".join(body) + "\n"
 
 
+def _row_detail(change: Change) -> str:
+    """After the action in a table row: a rename, or the sequence's move."""
+    if isinstance(change, Update) and change.renamed_from:
+        return f" (renamed from {_cell(change.renamed_from)})"
+    if isinstance(change, Assign | Detach):
+        return f" sequence: {_cell(moving(change))}"
+    return ""
+
+
 def _fit(parts: list[str], budget: int) -> int:
     used = 0
     for count, part in enumerate(parts):
@@ -287,13 +304,13 @@ def _fit(parts: list[str], budget: int) -> int:
 
 def _details(plan: Plan, change: Change) -> str:
     title = f"{SYMBOL[change.action]} {change.action} <b>{md_text(change.name)}</b>"
-    if change.action in ("assign", "detach"):
+    if isinstance(change, Assign | Detach):
         line = f"{title} (sequence {change.id}): {md_text(moving(change))}"
         return "\n".join([line, "", *_impact_markdown(change)])
-    if change.id is not None:
+    if not isinstance(change, Create):
         title += f" (id {change.id})"
     lines = [f"<details><summary>{title}</summary>", "", *_impact_markdown(change)]
-    if change.action == "update":
+    if isinstance(change, Update):
         lines += ["| Field | Before | After |", "|---|---|---|"]
         lines += [
             f"| {_code(f)} | {_cell(o)} | {_cell(n)} |" for f, o, n in field_rows(plan, change)
@@ -312,7 +329,7 @@ def _details(plan: Plan, change: Change) -> str:
 
 
 def _sequence_count(change: Change) -> str:
-    if change.action not in ("update", "delete"):
+    if not isinstance(change, Update | Delete):
         return ""
     return "?" if change.sequences is None else str(len(change.sequences))
 
@@ -320,9 +337,9 @@ def _sequence_count(change: Change) -> str:
 def _impact_markdown(change: Change) -> list[str]:
     """The sequences a change touches, collapsible, names escaped; and a refusal, if any."""
     lines: list[str] = []
-    if change.denied:
-        lines += [f"**Not allowed:** {md_text(change.denied)}", ""]
-    if change.action not in ("update", "delete"):
+    if denied := _denied(change):
+        lines += [f"**Not allowed:** {md_text(denied)}", ""]
+    if not isinstance(change, Update | Delete):
         return lines
     if not change.sequences:
         return [*lines, f"_{used_by(change)}_", ""]

@@ -67,7 +67,12 @@ def validate_json(problems: Sequence[Problem], rulesets: int, environments: Iter
 
 
 def _change(change: Change) -> dict[str, Any]:
-    return {"action": change.action, "name": change.name, "id": change.id}
+    return {"action": change.action, "name": change.name, "id": _id(change)}
+
+
+def _id(change: Change) -> int | None:
+    """The ruleset's id (the sequence's for assign and detach); a create has none yet."""
+    return None if change.action == "create" else change.id
 
 
 def refused_json(plan: Plan, reason: str) -> str:
@@ -85,7 +90,7 @@ def apply_json(plan: Plan, report: Report, api_requests: int, *, refused: str = 
             "success": report.success,
             "interrupted": report.interrupted,
             "applied": [
-                {**_change(o.change), "id": o.resource_id or o.change.id} for o in report.applied
+                {**_change(o.change), "id": o.resource_id or _id(o.change)} for o in report.applied
             ],
             "failed": [{**_change(o.change), "detail": o.detail} for o in report.failed],
             "not_started": [_change(c) for c in report.skipped],

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rulesync.errors import UnsafePlan
 from rulesync.loader import matches
-from rulesync.plan import SEQUENCE_ACTIONS, Change, Plan, SequenceRef, describe
+from rulesync.plan import Assign, Create, Delete, Detach, Plan, SequenceRef, Update, describe
 
 
 @dataclass(frozen=True)
@@ -40,11 +40,11 @@ def refusals(plan: Plan, policy: Policy) -> list[str]:
                 f"deletes {change.name!r}, which {describe(remaining)} still use"
                 " (they would be left without a ruleset); assign them another ruleset first"
             )
-    for change in plan.of("update"):
-        reasons.extend(_update_refusals(change, policy))
-    for change in plan.of("detach"):
+    for update in plan.of("update"):
+        reasons.extend(_update_refusals(update, policy))
+    for detach in plan.of("detach"):
         if not plan.prune:
-            reasons.append(f"detaches sequence {change.name!r} (id {change.id}) but prune is off")
+            reasons.append(f"detaches sequence {detach.name!r} (id {detach.id}) but prune is off")
     live = plan.live_managed
     if deletes and live and len(deletes) >= live:
         reasons.append(
@@ -62,12 +62,14 @@ def refusals(plan: Plan, policy: Policy) -> list[str]:
     return [*reasons, *denials(plan)]
 
 
-def _still_using(plan: Plan, delete: Change) -> list[SequenceRef]:
+def _still_using(plan: Plan, delete: Delete) -> list[SequenceRef]:
     """The sequences using a deleted ruleset that the plan does not move or detach."""
     leaving = {
         c.id
         for c in plan.changes
-        if c.action in SEQUENCE_ACTIONS and (c.ruleset_from or {}).get("id") == delete.id
+        if isinstance(c, Assign | Detach)
+        and c.ruleset_from is not None
+        and c.ruleset_from.id == delete.id
     }
     return [s for s in delete.sequences or () if s.id not in leaving]
 
@@ -77,11 +79,11 @@ def denials(plan: Plan) -> list[str]:
     return [
         f"{c.action}s {c.name!r} (id {c.id}), which these credentials may not: {c.denied}"
         for c in plan.changes
-        if c.denied
+        if not isinstance(c, Create) and c.denied
     ]
 
 
-def _update_refusals(change: Change, policy: Policy) -> list[str]:
+def _update_refusals(change: Update, policy: Policy) -> list[str]:
     reasons = []
     names = [change.name] if change.renamed_from is None else [change.renamed_from, change.name]
     for name in names:

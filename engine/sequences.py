@@ -16,12 +16,23 @@ from rulesync.documents import resource_id, resource_name, ruleset_of
 from rulesync.errors import AuthError, PlanProblems, Problem, StalePlan, UnsafePlan
 from rulesync.loader import Desired, matches
 from rulesync.permissions import AUTHORIZATION_META, denied
-from rulesync.plan import ORDER, SEQUENCE_ACTIONS, Action, Change, Plan, SequenceRef, describe
+from rulesync.plan import (
+    Assign,
+    Change,
+    Create,
+    Delete,
+    Detach,
+    Plan,
+    RulesetRef,
+    SequenceRef,
+    Update,
+    describe,
+    sort_key,
+)
 from rulesync.yamlio import closest
 
 IDS_PER_REQUEST = 1000
 QUERY_CHARS = 6000  # ids per request also stop here: URLs stay well under 8 KB
-BLAST_ACTIONS = ("update", "delete")
 
 
 def id_chunks(ids: Iterable[int]) -> Iterator[list[int]]:
@@ -75,7 +86,7 @@ def with_blast_radius(
     """The plan with the sequences using each updated or deleted ruleset (one filtered
     listing, only when there are such changes), and warnings. When the credentials may not
     read sequences, the changes say so (sequences unknown) and a warning names the scope."""
-    ids = [c.id for c in plan.changes if c.action in BLAST_ACTIONS and c.id is not None]
+    ids = [c.id for c in plan.changes if isinstance(c, Update | Delete)]
     if not ids:
         return plan, []
     warnings: list[str] = []
@@ -96,7 +107,7 @@ def with_blast_radius(
 
 
 def _with(change: Change, using: dict[int, list[SequenceRef]] | None) -> Change:
-    if change.action not in BLAST_ACTIONS or change.id is None:
+    if not isinstance(change, Update | Delete):
         return change
     if using is None:
         return replace(change, sequences=None)
@@ -106,7 +117,7 @@ def _with(change: Change, using: dict[int, list[SequenceRef]] | None) -> Change:
 def check_still_unused(plan: Plan, client: Client) -> None:
     """Before applying a saved plan: a ruleset it deletes must not be used by a sequence the
     plan did not show (one filtered listing). Otherwise the plan is stale."""
-    deletes = {c.id: c for c in plan.of("delete") if c.id is not None and c.sequences is not None}
+    deletes = {c.id: c for c in plan.of("delete") if c.sequences is not None}
     if not deletes:
         return
     moved = []
@@ -169,7 +180,7 @@ def plan_assignments(
     live_names = {rid: resource_name(r) or "" for r in live if (rid := resource_id(r)) is not None}
 
     problems: list[Problem] = []
-    claims: dict[int, tuple[Desired, dict[str, Any] | None]] = {}  # sequence id -> file, target
+    claims: dict[int, tuple[Desired, RulesetRef | None]] = {}  # sequence id -> file, target
     for item in sorted(managing, key=lambda d: d.source):
         target = _target(item, plan, live)
         for entry in item.sequences or ():
@@ -199,62 +210,64 @@ def plan_assignments(
             continue  # the ruleset is left out of this plan (a duplicate live name)
         sequence = by_id[sid]
         current = ruleset_of(sequence)
-        if target["id"] is not None and current == target["id"]:
+        if target.id is not None and current == target.id:
             continue
-        was = None if current is None else {"id": current, "name": live_names.get(current, "")}
-        changes.append(_sequence_change("assign", sequence, was, target))
+        was = None if current is None else RulesetRef(id=current, name=live_names.get(current, ""))
+        changes.append(
+            Assign(
+                name=resource_name(sequence) or "",
+                id=sid,
+                ruleset_from=was,
+                ruleset_to=target,
+                denied=_denied(sequence),
+            )
+        )
     warnings: list[str] = []
     for item in managing:
         owner = _target(item, plan, live)
-        if owner is None or owner["id"] is None:
+        if owner is None or owner.id is None:
             continue
         for sequence in sequences:
             sid = resource_id(sequence)
-            if sid is None or sid in claims or ruleset_of(sequence) != owner["id"]:
+            if sid is None or sid in claims or ruleset_of(sequence) != owner.id:
                 continue
             if plan.prune:
-                changes.append(_sequence_change("detach", sequence, owner, None))
+                changes.append(
+                    Detach(
+                        name=resource_name(sequence) or "",
+                        id=sid,
+                        ruleset_from=owner,
+                        denied=_denied(sequence),
+                    )
+                )
             else:
                 warnings.append(
                     f"sequence {resource_name(sequence)!r} (id {sid}) uses {item.name!r}, whose"
                     f" file does not list it ({item.source}); --prune detaches it"
                 )
-    every = sorted([*plan.changes, *changes], key=lambda c: (ORDER[c.action], c.name, c.id or 0))
+    every = sorted([*plan.changes, *changes], key=sort_key)
     return replace(plan, changes=tuple(every)), warnings
 
 
-def _sequence_change(
-    action: Action,
-    sequence: dict[str, Any],
-    was: dict[str, Any] | None,
-    now: dict[str, Any] | None,
-) -> Change:
-    return Change(
-        action=action,
-        name=resource_name(sequence) or "",
-        id=resource_id(sequence),
-        ruleset_from=was,
-        ruleset_to=now,
-        denied=denied(sequence, "update", collection="sequences"),
-        sequences=None,
-    )
+def _denied(sequence: dict[str, Any]) -> str | None:
+    return denied(sequence, "update", collection="sequences")
 
 
-def _target(item: Desired, plan: Plan, live: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """``{"id", "name"}`` of the ruleset a file's sequences must use (id None: created by
-    this plan), or None when the plan leaves the ruleset out."""
+def _target(item: Desired, plan: Plan, live: Sequence[dict[str, Any]]) -> RulesetRef | None:
+    """The ruleset a file's sequences must use (id None: created by this plan), or None when
+    the plan leaves the ruleset out."""
     for change in plan.changes:
-        if (
-            change.name == item.name
-            and change.action in ("create", "update")
-            and (item.pinned_id is None or change.id == item.pinned_id)
-        ):
-            return {"id": change.id, "name": item.name}
+        if change.name != item.name:
+            continue
+        if isinstance(change, Create) and item.pinned_id is None:
+            return RulesetRef(id=None, name=item.name)
+        if isinstance(change, Update) and item.pinned_id in (None, change.id):
+            return RulesetRef(id=change.id, name=item.name)
     if item.pinned_id is not None:
-        return {"id": item.pinned_id, "name": item.name}
+        return RulesetRef(id=item.pinned_id, name=item.name)
     found = [r for r in live if resource_name(r) == item.name]
     rid = resource_id(found[0]) if len(found) == 1 else None
-    return None if rid is None else {"id": rid, "name": item.name}
+    return None if rid is None else RulesetRef(id=rid, name=item.name)
 
 
 def _resolve(
@@ -306,14 +319,14 @@ def read_sequences(client: Client) -> list[dict[str, Any]]:
 def check_sequences_unmoved(plan: Plan, client: Client) -> None:
     """Before applying: every sequence the plan assigns or detaches still has its name and
     the ruleset the plan shows it leaving (else the plan is stale, nothing is written)."""
-    changes = {c.id: c for c in plan.changes if c.action in SEQUENCE_ACTIONS and c.id}
+    changes = {c.id: c for c in plan.changes if isinstance(c, Assign | Detach) and c.id}
     if not changes:
         return
     live = {resource_id(s): s for s in client.list_by_ids("sequences", changes)}
     moved = []
     for sid, change in sorted(changes.items(), key=lambda kv: (kv[1].name, kv[0])):
         current = live.get(sid)
-        was = (change.ruleset_from or {}).get("id")
+        was = None if change.ruleset_from is None else change.ruleset_from.id
         if current is None:
             moved.append(f"sequence {change.name!r} (id {sid}) was deleted")
         elif resource_name(current) != change.name:

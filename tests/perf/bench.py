@@ -473,7 +473,7 @@ import rulesync.cli
 from rulesync.config import load_config
 from rulesync.loader import load_desired, ruleset_files
 from rulesync.planner import Settings, build_plan
-from rulesync.render import render_json
+from rulesync.planfile import dumps
 from rulesync.session import connect, read_live
 from rulesync.yamlio import read_text
 try:
@@ -497,7 +497,7 @@ with paused():
         settings = Settings(environment=env.name, api_url=env.api_url, api_requests=client.requests)
         plan = build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
     t6 = time.perf_counter()
-    render_json(plan)
+    dumps(plan)
     t7 = time.perf_counter()
 print(json.dumps({
     "imports": t1 - t0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from rulesync.plan import Change, Plan, SequenceRef
+from rulesync.plan import Change, Create, Plan, SequenceRef, Update
 from rulesync.render import MARKDOWN_LIMIT, md_text, render_markdown
 
 HOSTILE = [
@@ -29,7 +29,7 @@ HOSTILE = [
 
 
 def _create(name: str, **attributes: object) -> Change:
-    return Change(action="create", name=name, after={"attributes": {"name": name, **attributes}})
+    return Create(name=name, after={"attributes": {"name": name, **attributes}})
 
 
 def _plan(changes: list[Change], environment: str = "production") -> Plan:
@@ -91,13 +91,13 @@ def test_one_heading_per_environment_and_the_environment_is_escaped() -> None:
 
 
 def test_the_patch_block_cannot_be_closed_by_a_value() -> None:
-    change = Change(
-        action="update",
+    change = Update(
         name="R",
         id=1,
         before={"attributes": {"smsReceivedAction": "old"}, "relationships": {}},
         after={"attributes": {"smsReceivedAction": "```\n@here"}, "relationships": {}},
         patch=({"op": "replace", "path": "/attributes/smsReceivedAction", "value": "```\n@x"},),
+        live_version="sha256:" + "0" * 64,
     )
     markdown = render_markdown(_plan([change]))
     fences = re.findall(r"(?m)^(`{3,})", markdown)
@@ -116,8 +116,7 @@ def test_the_comment_stays_under_the_limit_counted_in_utf8_bytes() -> None:
 def test_hostile_sequence_names_stay_inert_in_their_collapsed_list() -> None:
     doc = {"attributes": {"name": "Shared", "includeUnsubscribeLinks": True}, "relationships": {}}
     was = {"attributes": {"name": "Shared", "includeUnsubscribeLinks": False}, "relationships": {}}
-    change = Change(
-        action="update",
+    change = Update(
         name="Shared",
         id=5,
         before=was,
