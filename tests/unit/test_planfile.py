@@ -14,7 +14,8 @@ import pytest
 
 from rulesync.errors import ConfigError
 from rulesync.fields import INT_MAX
-from rulesync.plan import Plan, read_plan
+from rulesync.plan import Plan
+from rulesync.planfile import plan_to_json, read_plan
 
 VERSION = "sha256:" + "0123456789abcdef" * 4
 HEADER = ": damaged or edited plan file, refused:"
@@ -27,7 +28,7 @@ def read(path: Path) -> Plan:
 
 
 def as_json(plan: Plan) -> dict[str, Any]:
-    return plan.to_json()
+    return plan_to_json(plan)
 
 
 def sound() -> dict[str, Any]:
