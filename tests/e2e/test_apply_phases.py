@@ -717,6 +717,16 @@ def test_the_json_report_of_nothing_to_do_and_of_a_refused_plan(wired: Wired) ->
     )
 
 
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt, as on a terminal (a test run started in the
+    background inherits SIGINT ignored)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
+@pytest.mark.usefixtures("ctrl_c")
 def test_ctrl_c_lets_the_write_in_flight_finish_and_starts_no_other(wired: Wired) -> None:
     """Ctrl-C arrives while the first create is on the wire: the proxy holds that request for
     a second and a half, and Ctrl-C comes half a second into it."""
