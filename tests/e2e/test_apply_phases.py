@@ -364,17 +364,21 @@ def test_a_saved_plan_for_another_org_names_every_reference_that_differs(wired: 
     assert wired.org.writes() == writes
 
 
-def test_ten_references_that_differ_are_all_shown_without_a_count(wired: Wired) -> None:
+@pytest.mark.parametrize(("differ", "last"), [(10, ""), (11, "  - ... and 1 more\n")])
+def test_ten_references_that_differ_are_shown_and_the_rest_counted(
+    wired: Wired, differ: int, last: str
+) -> None:
     wired.project.ruleset("R", "startedStage: Approaching\n")
     assert wired.project.run("plan", "--out", "plan.json").exit_code == 0
     data = wired.saved()
-    data["references"] = {"stage": {str(i): f"Stage {i}" for i in range(1, 11)}}
+    data["references"] = {"stage": {str(i): f"Stage {i}" for i in range(1, differ + 1)}}
     wired.save(data)
     result = wired.project.run("apply", "plan.json")
     assert result.exit_code == 3, result.output
     assert (
         "  - stage 10 was 'Stage 10' when planned; here it does not exist\n"
-        "Plan again against this environment and review that plan.\n"
+        + last
+        + "Plan again against this environment and review that plan.\n"
     ) in result.stderr
 
 
