@@ -11,17 +11,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 
-from rulesync.client import NAMES_PER_LOOKUP, PAGE_SIZE, Client, OutcomeUnknown
+from rulesync.api import NAMES_PER_LOOKUP, PAGE_SIZE, Api
 from rulesync.documents import (
     Document,
     diff,
     fingerprint,
     live_document,
-    resource_id,
-    resource_name,
-    ruleset_of,
 )
-from rulesync.errors import ApiError, StalePlan
+from rulesync.errors import ApiError, OutcomeUnknown, StalePlan
+from rulesync.live import LiveRuleset, live_rulesets, resource_id, resource_name, ruleset_of
 from rulesync.plan import ACTIONS as PHASES
 from rulesync.plan import (
     Assign,
@@ -83,7 +81,7 @@ def check_bound(plan: Plan, *, environment: str, api_url: str) -> None:
     _refuse_other_org(wrong)
 
 
-def check_references(plan: Plan, client: Client) -> None:
+def check_references(plan: Plan, client: Api) -> None:
     """Every org is served from the same URL: the reference data the plan resolved (stage,
     task priority and user ids with their names) must be the same here."""
     wrong = []
@@ -107,7 +105,7 @@ def _refuse_other_org(wrong: list[str]) -> None:
         )
 
 
-def check_stale(plan: Plan, client: Client) -> None:
+def check_stale(plan: Plan, client: Api) -> None:
     """Refuse the whole plan when any ruleset it touches moved since it was planned: an id
     that changed, vanished or now carries another name, or a name to create (or rename to)
     that is now taken. Names are compared exactly."""
@@ -129,10 +127,12 @@ def check_stale(plan: Plan, client: Client) -> None:
     else:
         live = client.list_by_ids(KIND, touched) if touched else []
         holders = client.find_by_names(KIND, claimed)
-    by_id = {resource_id(r): r for r in live}
+    listing = live_rulesets(live)
+    by_id = {r.id: r for r in listing.rulesets}
+    nameless = set(listing.without_name)
     moved: list[str] = []
     for rid, change in sorted(touched.items(), key=lambda kv: kv[1].name):
-        moved.extend(_moved(change, rid, by_id.get(rid)))
+        moved.extend(_moved(change, rid, by_id.get(rid), nameless=rid in nameless))
     for name, claim in sorted(claimed.items()):
         own = None if isinstance(claim, Create) else claim.id
         others = [r for r in holders.get(name, []) if resource_id(r) != own]
@@ -153,12 +153,16 @@ def _claims_name(change: Change) -> TypeGuard[Create | Update]:
     return isinstance(change, Create) or (isinstance(change, Update) and bool(change.renamed_from))
 
 
-def _moved(change: Update | Delete, rid: int, current: dict[str, Any] | None) -> list[str]:
-    if current is None:
+def _moved(
+    change: Update | Delete, rid: int, current: LiveRuleset | None, *, nameless: bool = False
+) -> list[str]:
+    """Why the live ruleset ``rid`` (``current``; ``nameless``: listed without a usable name)
+    is no longer what ``change`` was planned against."""
+    if current is None and not nameless:
         return [f"{change.name!r} (id {rid}) was deleted"] if isinstance(change, Update) else []
     expected = (change.renamed_from if isinstance(change, Update) else None) or change.name
-    live_name = resource_name(current)
-    if live_name != expected:
+    if current is None or current.name != expected:
+        live_name = None if current is None else current.name
         return [
             f"id {rid} is the live ruleset {live_name!r}, not {expected!r} as the plan says"
             " (renamed since, or the plan was edited)"
@@ -200,7 +204,7 @@ def patch_body(rid: int, patch: Iterable[PatchOp]) -> dict[str, Any]:
     return body
 
 
-def _create(client: Client, change: Create) -> Outcome:
+def _create(client: Api, change: Create) -> Outcome:
     """POST, and never a duplicate: when the answer is lost, look the exact name up first."""
     after = change.after
     last = ""
@@ -218,7 +222,8 @@ def _create(client: Client, change: Create) -> Outcome:
             found = existing[0]
             rid = resource_id(found)
             fields = [*after.get("attributes", {}), *after.get("relationships", {})]
-            patch = diff(live_document(found, fields), after)
+            typed = live_rulesets([found]).rulesets  # none: no usable id, nothing to patch
+            patch = diff(live_document(typed[0], fields), after) if typed else []
             if patch and rid is not None:
                 client.update(KIND, rid, patch_body(rid, patch))
             return Outcome(change, True, "created (confirmed after a lost answer)", rid)
@@ -234,17 +239,17 @@ def _duplicate_names(name: str, found: list[dict[str, Any]]) -> str:
     )
 
 
-def _update(client: Client, change: Update) -> Outcome:
+def _update(client: Api, change: Update) -> Outcome:
     client.update(KIND, change.id, patch_body(change.id, change.patch))
     return Outcome(change, True, "updated", change.id)
 
 
-def _delete(client: Client, change: Delete) -> Outcome:
+def _delete(client: Api, change: Delete) -> Outcome:
     gone_now = client.delete(KIND, change.id)
     return Outcome(change, True, "deleted" if gone_now else "already deleted", change.id)
 
 
-def _assign(client: Client, change: Assign | Detach) -> Outcome:
+def _assign(client: Api, change: Assign | Detach) -> Outcome:
     """PATCH the sequence's ruleset relationship, and nothing else; a PATCH is idempotent, so
     a lost answer is retried like any update."""
     target = _target_id(change)
@@ -259,7 +264,7 @@ def _target_id(change: Assign | Detach) -> int | None:
     return None if change.ruleset_to is None else change.ruleset_to.id
 
 
-def _write(client: Client, change: Change) -> Outcome:
+def _write(client: Api, change: Change) -> Outcome:
     # isinstance, not match: mutmut's parser (tests/mutation.py) reads no match statements
     if isinstance(change, Create):
         return _create(client, change)
@@ -272,7 +277,7 @@ def _write(client: Client, change: Change) -> Outcome:
 
 def apply_plan(
     plan: Plan,
-    client: Client,
+    client: Api,
     *,
     parallelism: int = 4,
     progress: Callable[[Outcome], None] | None = None,
@@ -317,7 +322,7 @@ def _to_created(assigns: list[Assign], report: Report) -> list[Assign]:
     return ready
 
 
-def _not_taken(client: Client, creates: list[Create], report: Report) -> list[Create]:
+def _not_taken(client: Api, creates: list[Create], report: Report) -> list[Create]:
     """Right before creating, look each name up again (exactly): another apply, from another
     machine, may have created it since the plan was made. Those are not created twice."""
     try:
@@ -345,7 +350,7 @@ def _not_taken(client: Client, creates: list[Create], report: Report) -> list[Cr
 
 def _run_phase(
     pool: ThreadPoolExecutor,
-    client: Client,
+    client: Api,
     phase: list[Change],
     width: int,
     report: Report,
@@ -376,14 +381,14 @@ def _run_phase(
                 progress(outcome)
 
 
-def _safely(client: Client, change: Change) -> Outcome:
+def _safely(client: Api, change: Change) -> Outcome:
     try:
         return _write(client, change)
     except ApiError as err:
         return Outcome(change, False, str(err))
 
 
-def verify(plan: Plan, client: Client, report: Report) -> list[str]:
+def verify(plan: Plan, client: Api, report: Report) -> list[str]:
     """Re-read what was applied (list calls by id) and compare with the plan's ``after``."""
     applied = [
         (o.resource_id, o.change)
@@ -394,17 +399,22 @@ def verify(plan: Plan, client: Client, report: Report) -> list[str]:
     if not applied:
         return _verify_sequences(client, moved)
     try:
-        live = {resource_id(r): r for r in client.list_by_ids(KIND, [rid for rid, _ in applied])}
+        listing = live_rulesets(client.list_by_ids(KIND, [rid for rid, _ in applied]))
     except ApiError as err:
         return [f"could not verify the applied changes: {err}"]
+    live = {r.id: r for r in listing.rulesets}
+    nameless = set(listing.without_name)
     problems = _duplicates_after(client, report) + _verify_sequences(client, moved)
     for rid, change in applied:
         current = live.get(rid)
         if isinstance(change, Delete):
-            if current is not None:
+            if current is not None or rid in nameless:
                 problems.append(f"{change.name!r} (id {rid}) still exists")
             continue
         after = change.after
+        if rid in nameless:
+            problems.append(f"{change.name!r} (id {rid}) has no usable name after apply")
+            continue
         if current is None:
             problems.append(f"{change.name!r} (id {rid}) is missing after apply")
             continue
@@ -416,7 +426,7 @@ def verify(plan: Plan, client: Client, report: Report) -> list[str]:
     return problems
 
 
-def _verify_sequences(client: Client, moved: list[Assign | Detach]) -> list[str]:
+def _verify_sequences(client: Api, moved: list[Assign | Detach]) -> list[str]:
     """Each assigned or detached sequence now uses the ruleset the plan gave it."""
     if not moved:
         return []
@@ -438,7 +448,7 @@ def _verify_sequences(client: Client, moved: list[Assign | Detach]) -> list[str]
     return problems
 
 
-def _duplicates_after(client: Client, report: Report) -> list[str]:
+def _duplicates_after(client: Api, report: Report) -> list[str]:
     """Names this apply created or renamed to, held by more than one live ruleset: a racing
     apply (from another machine) did the same. Reported with ids, never left silent."""
     names = [o.change.name for o in report.applied if _claims_name(o.change)]

@@ -34,7 +34,7 @@ from rulesync.fields import parse_duration
 if TYPE_CHECKING:
     from rulesync.applier import Outcome, Report
     from rulesync.client import Client
-    from rulesync.loader import Desired
+    from rulesync.desired import Desired
     from rulesync.plan import Plan
     from rulesync.safety import Policy
     from rulesync.session import ReadAhead
@@ -246,7 +246,6 @@ def _make_plan(
     targets: tuple[str, ...],
     ahead: ReadAhead | None = None,
 ) -> Plan:
-    from rulesync.documents import resource_name
     from rulesync.duplicates import notes as duplicate_notes
     from rulesync.planner import Settings, build_plan
     from rulesync.safety import unmatched_patterns
@@ -254,7 +253,7 @@ def _make_plan(
     from rulesync.session import read_live
 
     live = read_live(client, desired, ahead=ahead)
-    live_names = [n for r in live.rulesets if (n := resource_name(r)) is not None]
+    live_names = live.rulesets.names()
     for warning in unmatched_patterns(live_names, _policy(config)):
         click.echo(f"Warning: {warning}", err=True)
     settings = Settings(
@@ -278,7 +277,7 @@ def _make_plan(
     the_plan, more = with_blast_radius(the_plan, client, listed)
     for note in [*notes, *more]:
         click.echo(f"Warning: {note}", err=True)
-    for line in duplicate_notes(desired, live.rulesets, config.manage):
+    for line in duplicate_notes(desired, live.rulesets.rulesets, config.manage):
         click.echo(f"Warning: {line}", err=True)
     return the_plan
 
@@ -735,13 +734,13 @@ def export(
     Without --overwrite or --missing-only, export refuses (writing nothing) when a file
     already declares one of the live rulesets.
     """
-    from rulesync.documents import resource_name
+    from rulesync.desired import matches
     from rulesync.export import Options as ExportOptions
     from rulesync.export import Project as ExportProject
     from rulesync.export import export as run_export
     from rulesync.export import merged_defaults, read_files
     from rulesync.filenames import inside, write_files
-    from rulesync.loader import matches
+    from rulesync.live import resource_name
     from rulesync.references import KINDS, References, labels_from
     from rulesync.session import connect
 

@@ -22,8 +22,9 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
 
 from rulesync import retry
+from rulesync.api import NAMES_PER_LOOKUP, PAGE_SIZE
 from rulesync.deadline import POOL_CLASSES, WATCHDOG
-from rulesync.errors import ApiError, AuthError, RateLimited
+from rulesync.errors import ApiError, AuthError, OutcomeUnknown, RateLimited
 from rulesync.ratelimit import RateBudget, server_wait, until_text
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 JSONAPI = "application/vnd.api+json"
-PAGE_SIZE = 1000
 MAX_PAGES = 1000  # a million resources; past that, a server is paging us in circles
 REQUEST_DEADLINE_S = 120.0  # connect + every read + retries of one request, waits asked aside
 MAX_WAIT_S = 900.0  # waits the server asks for (rate limit, maintenance), per request
@@ -42,10 +42,6 @@ REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
 # The OAuth scope each request needs (Outreach's scopes are <resource>.<read|write|delete>).
 SCOPE_LEVEL = {"GET": "read", "POST": "write", "PATCH": "write", "DELETE": "delete"}
-
-
-class OutcomeUnknown(ApiError):
-    """A write was sent but its answer was lost (timeout, dropped connection, 5xx)."""
 
 
 class _NoAnswer(Exception):
@@ -771,7 +767,6 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{text} (at {pointer})" if pointer else text
 
 
-NAMES_PER_LOOKUP = 20  # names per lookup request: keeps the query string short
 _LEGACY_SPECIAL = (",", "..")
 _LEGACY_WORDS = ("__null__", "__notnull__")
 

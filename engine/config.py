@@ -19,7 +19,8 @@ from pydantic import (
 
 from rulesync.config_checks import config_problems
 from rulesync.errors import ConfigError, InvalidFiles, Problem
-from rulesync.yamlio import LocatedDict, load_documents, read_text, suggest, validation_problems
+from rulesync.suggest import suggest
+from rulesync.yamlio import LocatedDict, load_documents, read_text, validation_problems
 
 CONFIG_FILE = "rulesync.yaml"
 EMBEDDED = "embedded"

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any, Literal, TypedDict
 
 from rulesync.fields import RELATIONSHIPS
+from rulesync.live import LiveRuleset, Ref
 
 Document = dict[str, dict[str, Any]]
 
@@ -23,63 +24,33 @@ class PatchOp(_PatchPath, total=False):
     value: Any  # any JSON value a field holds
 
 
-def rel_value(raw: Any) -> dict[str, Any] | None:
-    """A JSON:API relationship object -> ``{"type", "id"}`` or None, whatever shape it came in."""
-    data = raw.get("data") if isinstance(raw, dict) else None
-    if not isinstance(data, dict):
-        return None
-    ref_id = data.get("id")
-    if isinstance(ref_id, str) and ref_id.isdigit():
-        ref_id = int(ref_id)
-    return {"type": data.get("type"), "id": ref_id}
-
-
-def live_document(resource: dict[str, Any], fields: Iterable[str]) -> Document:
+def live_document(live: LiveRuleset, fields: Iterable[str]) -> Document:
     """The live ruleset restricted to ``fields`` (attribute or relationship names)."""
-    attrs = resource.get("attributes")
-    rels = resource.get("relationships")
-    attrs = attrs if isinstance(attrs, dict) else {}
-    rels = rels if isinstance(rels, dict) else {}
+    attrs, rels = live.attributes, live.relationships
     doc: Document = {"attributes": {}, "relationships": {}}
     for name in fields:
         if name in RELATIONSHIPS:
-            doc["relationships"][name] = rel_value(rels.get(name))
+            doc["relationships"][name] = _rel_value(rels.get(name))
         else:
             doc["attributes"][name] = attrs.get(name)
     return doc
 
 
-def full_document(resource: dict[str, Any]) -> Document:
+def full_document(live: LiveRuleset) -> Document:
     """Every attribute the API returned and every writable relationship, sorted."""
-    attrs = resource.get("attributes")
-    attrs = attrs if isinstance(attrs, dict) else {}
-    names = sorted(k for k in attrs if isinstance(k, str))
-    return live_document(resource, [*names, *sorted(RELATIONSHIPS)])
+    names = sorted(k for k in live.attributes if isinstance(k, str))
+    return live_document(live, [*names, *sorted(RELATIONSHIPS)])
 
 
-def fingerprint(resource: dict[str, Any]) -> str:
+def fingerprint(live: LiveRuleset) -> str:
     """``sha256:...`` of the live ruleset: any change to it (in any field) changes this."""
-    canonical = json.dumps(
-        full_document(resource), sort_keys=True, separators=(",", ":"), default=str
-    )
+    canonical = json.dumps(full_document(live), sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def resource_id(resource: dict[str, Any]) -> int | None:
-    value = resource.get("id")
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
-def resource_name(resource: dict[str, Any]) -> str | None:
-    attrs = resource.get("attributes")
-    name = attrs.get("name") if isinstance(attrs, dict) else None
-    return name if isinstance(name, str) else None
+def _rel_value(ref: Ref | None) -> dict[str, Any] | None:
+    """A relationship as a document holds it: ``{"type", "id"}`` or None."""
+    return None if ref is None else {"type": ref.type, "id": ref.id}
 
 
 def diff(before: Document, after: Document) -> list[PatchOp]:
@@ -99,24 +70,22 @@ def diff(before: Document, after: Document) -> list[PatchOp]:
     return ops
 
 
-def matches_live(resource: dict[str, Any], after: Document) -> bool:
-    """Whether the live ``resource`` already holds every field of ``after``: the answer of
-    ``not diff(live_document(resource, [*attributes, *relationships of after]), after)``, as
-    the planner asks it, without building the live document (most rulesets are unchanged)."""
+def matches_live(live: LiveRuleset, after: Document) -> bool:
+    """Whether ``live`` already holds every field of ``after``: the answer of
+    ``not diff(live_document(live, [*attributes, *relationships of after]), after)``, as the
+    planner asks it, without building the live document (most rulesets are unchanged)."""
     attributes, relationships = after.get("attributes", {}), after.get("relationships", {})
     if not (
         RELATIONSHIPS.keys().isdisjoint(attributes) and RELATIONSHIPS.keys() >= relationships.keys()
     ):
-        return not diff(live_document(resource, [*attributes, *relationships]), after)
-    attrs = resource.get("attributes")
-    attrs = attrs if isinstance(attrs, dict) else {}
+        return not diff(live_document(live, [*attributes, *relationships]), after)
+    attrs = live.attributes
     for name, value in attributes.items():
         old = attrs.get(name)
         if type(old) is not type(value) or old != value:
             return False
-    rels = resource.get("relationships")
-    rels = rels if isinstance(rels, dict) else {}
-    return all(_same(rel_value(rels.get(name)), value) for name, value in relationships.items())
+    rels = live.relationships
+    return all(_same(_rel_value(rels.get(name)), value) for name, value in relationships.items())
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -126,11 +95,3 @@ def _same(a: Any, b: Any) -> bool:
 
 def _escape(name: str) -> str:
     return name.replace("~", "~0").replace("/", "~1")
-
-
-def ruleset_of(sequence: dict[str, Any]) -> int | None:
-    """The id of the ruleset a sequence uses (None: no ruleset)."""
-    rels = sequence.get("relationships")
-    ruleset = rel_value(rels.get("ruleset")) if isinstance(rels, dict) else None
-    rid = ruleset.get("id") if ruleset else None
-    return rid if isinstance(rid, int) and not isinstance(rid, bool) else None

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
 
-from rulesync.documents import resource_id, resource_name
-from rulesync.loader import Desired, matches
+from rulesync.desired import Desired, matches
+from rulesync.live import LiveRuleset
 
 
 def notes(
-    desired: Sequence[Desired], live: Sequence[dict[str, Any]], manage: Sequence[str]
+    desired: Sequence[Desired], live: Sequence[LiveRuleset], manage: Sequence[str]
 ) -> list[str]:
-    """One line per declared name that several live managed rulesets share."""
+    """One line per declared name that several live managed rulesets share (those with a
+    usable id: the others are never planned)."""
     ids: dict[str, list[int]] = defaultdict(list)
     for resource in live:
-        name, rid = resource_name(resource), resource_id(resource)
-        if name is not None and rid is not None and matches(name, tuple(manage)):
-            ids[name].append(rid)
+        if matches(resource.name, tuple(manage)):
+            ids[resource.name].append(resource.id)
     files: dict[str, list[Desired]] = defaultdict(list)
     for item in desired:
         if len(ids.get(item.name, [])) > 1:

@@ -73,6 +73,10 @@ class ApiError(RulesyncError):
         super().__init__(message)
 
 
+class OutcomeUnknown(ApiError):
+    """A write was sent but its answer was lost (timeout, dropped connection, 5xx)."""
+
+
 class AuthError(ApiError):
     """Missing or rejected credentials."""
 

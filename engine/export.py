@@ -23,7 +23,7 @@ from ruamel.yaml.error import YAMLError as RuamelError
 
 from rulesync import exportyaml as ey
 from rulesync import held
-from rulesync.documents import live_document, resource_id, resource_name
+from rulesync.desired import matches
 from rulesync.errors import ConfigError
 from rulesync.exportyaml import Value
 from rulesync.fields import (
@@ -35,10 +35,12 @@ from rulesync.fields import (
     parse_duration,
 )
 from rulesync.filenames import assign, inside
-from rulesync.loader import matches, ruleset_files
+from rulesync.live import relationship, resource_id, resource_name
+from rulesync.loader import ruleset_files
 from rulesync.model import RulesetFields
 from rulesync.references import KINDS, References, resolve
-from rulesync.yamlio import closest, short
+from rulesync.suggest import closest
+from rulesync.yamlio import short
 
 HEADER = (
     "# Exported from Outreach by `rulesync export`. Fields left out are not managed (or come\n"
@@ -436,11 +438,11 @@ class _Writer:
 
 
 def _live(resource: dict[str, Any], fld: str) -> Any:
-    doc = live_document(resource, [fld])
     if fld in RELATIONSHIPS:
-        ref = doc["relationships"][fld]
-        return None if ref is None else ref.get("id")
-    return doc["attributes"][fld]
+        ref = relationship(resource, fld)
+        return None if ref is None else ref.id
+    attrs = resource.get("attributes")
+    return attrs.get(fld) if isinstance(attrs, dict) else None
 
 
 def _positive(value: Any) -> bool:

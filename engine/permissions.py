@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 AUTHORIZATION_META = ("provideAuthorizationMeta", "true")
 
 
-def denied(resource: dict[str, Any], action: str, *, collection: str = "rulesets") -> str | None:
+def denied(resource: Mapping[str, Any], action: str, *, collection: str = "rulesets") -> str | None:
     """Why the credentials may not ``action`` (update/delete) ``resource``, or None when the
     meta allows it or says nothing (a server that ignores the parameter)."""
     meta = resource.get("meta")

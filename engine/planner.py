@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from rulesync.desired import Desired, matches
 from rulesync.documents import (
     Document,
     diff,
@@ -14,16 +14,14 @@ from rulesync.documents import (
     full_document,
     live_document,
     matches_live,
-    resource_id,
-    resource_name,
 )
 from rulesync.errors import PlanError, PlanProblems, Problem
 from rulesync.fields import RELATIONSHIPS
-from rulesync.loader import Desired, matches
+from rulesync.live import LiveRuleset, LiveRulesets
 from rulesync.permissions import denied
 from rulesync.plan import Change, Create, Delete, Kept, Plan, Update, sort_key
 from rulesync.references import References, resolve
-from rulesync.yamlio import closest
+from rulesync.suggest import closest
 
 
 @dataclass(frozen=True)
@@ -67,18 +65,20 @@ def desired_document(
 
 def build_plan(
     desired: Sequence[Desired],
-    live: Sequence[dict[str, Any]],
+    live: LiveRulesets,
     *,
     refs: References,
     settings: Settings,
 ) -> Plan:
-    """Creates, updates and deletes (each by name) that make live match desired."""
-    managed = [
-        r for r in live if (name := resource_name(r)) is not None and matches(name, settings.manage)
-    ]
-    by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    """Creates, updates and deletes (each by name) that make live match desired. A live
+    ruleset without a usable id is never changed: a file that declares its name is refused."""
+    managed = [r for r in live.rulesets if matches(r.name, settings.manage)]
+    by_name: dict[str, list[LiveRuleset | None]] = defaultdict(list)  # None: no usable id
     for resource in managed:
-        by_name[resource_name(resource) or ""].append(resource)
+        by_name[resource.name].append(resource)
+    for name in live.without_id:
+        if matches(name, settings.manage):
+            by_name[name].append(None)
 
     wanted = _targeted(desired, by_name, settings.targets)
     docs: dict[tuple[str, int | None], Document] = {}
@@ -94,17 +94,21 @@ def build_plan(
     claimed: dict[int, str] = {}
     unchanged = 0
     errors: list[Problem] = []
-    by_id = {rid: r for r in managed if (rid := resource_id(r)) is not None}
+    by_id = {r.id: r for r in managed}
     for item in sorted(wanted, key=lambda d: (d.name, d.pinned_id or 0)):
         if item.pinned_id is not None:
-            match, renamed_from, error = _pinned(item, by_id, live)
+            found, renamed_from, error = _pinned(item, by_id, live.ids())
         elif len(by_name.get(item.name, [])) > 1:
             continue  # ambiguous: left out, the others still plan (duplicates.notes says why)
         else:
-            match, renamed_from, error = _match(item, by_name)
+            found, renamed_from, error = _match(item, by_name)
         if error:
             errors.append(error)
             continue
+        if found == [None]:
+            errors.append(item.problem("name", f"live ruleset {item.name!r} has no usable id"))
+            continue
+        match = found[0] if found else None
         after = docs[_key(item)]
         held = _held_problem(item, after["attributes"] if match is None else ())
         if held:
@@ -116,10 +120,7 @@ def build_plan(
                 continue
             changes.append(Create(name=item.name, after=after))
             continue
-        rid = resource_id(match)
-        if rid is None:
-            errors.append(item.problem("name", f"live ruleset {item.name!r} has no usable id"))
-            continue
+        rid = match.id
         if rid in claimed:
             errors.append(
                 item.problem(
@@ -157,7 +158,7 @@ def build_plan(
                 after=after,
                 patch=tuple(patch),
                 live_version=fingerprint(match),
-                denied=denied(match, "update"),
+                denied=denied(match.raw, "update"),
             )
         )
     if errors:
@@ -166,11 +167,9 @@ def build_plan(
     declared = {d.name for d in desired} | {p for d in desired for p in d.previous_names}
     kept: list[Kept] = []
     for resource in managed:
-        name = resource_name(resource) or ""
-        rid = resource_id(resource)
+        name, rid = resource.name, resource.id
         if (
-            rid is None
-            or rid in claimed
+            rid in claimed
             or name in declared
             or (settings.targets and not matches(name, settings.targets))
         ):
@@ -184,7 +183,7 @@ def build_plan(
                 id=rid,
                 before=full_document(resource),
                 live_version=fingerprint(resource),
-                denied=denied(resource, "delete"),
+                denied=denied(resource.raw, "delete"),
             )
         )
 
@@ -207,21 +206,20 @@ def _key(item: Desired) -> tuple[str, int | None]:
 
 
 def _pinned(
-    item: Desired, by_id: dict[int, dict[str, Any]], live: Sequence[dict[str, Any]]
-) -> tuple[dict[str, Any] | None, str | None, Problem | None]:
+    item: Desired, by_id: dict[int, LiveRuleset], live_ids: set[int]
+) -> tuple[list[LiveRuleset | None], str | None, Problem | None]:
     """The live ruleset a file pins with `id: N`; a different live name makes it a rename."""
     rid = item.pinned_id
     found = by_id.get(rid) if rid is not None else None
     if found is None:
-        outside = any(resource_id(r) == rid for r in live)
+        outside = rid in live_ids
         why = (
             "is outside `manage`; widen manage or remove the pin"
             if outside
             else "does not exist; remove `id:` to create the ruleset, or fix the id"
         )
-        return None, None, item.problem("id", f"{item.name!r}: id {rid}: the live ruleset {why}")
-    live_name = resource_name(found)
-    return found, (live_name if live_name != item.name else None), None
+        return [], None, item.problem("id", f"{item.name!r}: id {rid}: the live ruleset {why}")
+    return [found], (found.name if found.name != item.name else None), None
 
 
 def _held_problem(item: Desired, sent: Iterable[str]) -> Problem | None:
@@ -238,7 +236,9 @@ def _held_problem(item: Desired, sent: Iterable[str]) -> Problem | None:
 
 
 def _targeted(
-    desired: Sequence[Desired], by_name: dict[str, list[dict[str, Any]]], targets: tuple[str, ...]
+    desired: Sequence[Desired],
+    by_name: dict[str, list[LiveRuleset | None]],
+    targets: tuple[str, ...],
 ) -> list[Desired]:
     if not targets:
         return list(desired)
@@ -256,21 +256,22 @@ def _targeted(
 
 
 def _match(
-    item: Desired, by_name: dict[str, list[dict[str, Any]]]
-) -> tuple[dict[str, Any] | None, str | None, Problem | None]:
-    """(live resource or None, renamed_from, problem)."""
+    item: Desired, by_name: dict[str, list[LiveRuleset | None]]
+) -> tuple[list[LiveRuleset | None], str | None, Problem | None]:
+    """(the live ruleset found: none, or one (None: it has no usable id), renamed_from,
+    problem)."""
     found = by_name.get(item.name, [])
     if len(found) > 1:
-        return None, None, _duplicates(item, "name", item.name, found)
+        return [], None, _duplicates(item, "name", item.name, found)
     if found:
-        return found[0], None, None
+        return found, None, None
     hits = [(old, by_name[old]) for old in item.previous_names if by_name.get(old)]
     if not hits:
-        return None, None, None
+        return [], None, None
     if len(hits) > 1:
         olds = ", ".join(repr(old) for old, _ in hits)
         return (
-            None,
+            [],
             None,
             item.problem(
                 "previousNames",
@@ -280,12 +281,12 @@ def _match(
         )
     old, resources = hits[0]
     if len(resources) > 1:
-        return None, None, _duplicates(item, "previousNames", old, resources)
-    return resources[0], old, None
+        return [], None, _duplicates(item, "previousNames", old, resources)
+    return resources, old, None
 
 
-def _duplicates(item: Desired, field: str, name: str, found: list[dict[str, Any]]) -> Problem:
-    ids = ", ".join(str(i) for i in sorted(resource_id(r) or 0 for r in found))
+def _duplicates(item: Desired, field: str, name: str, found: list[LiveRuleset | None]) -> Problem:
+    ids = ", ".join(str(i) for i in sorted(r.id if r else 0 for r in found))
     return item.problem(
         field,
         f"{len(found)} live rulesets are named {name!r} (ids {ids}); pin one with `id: N`,"

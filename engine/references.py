@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rulesync.documents import resource_id
+from rulesync.desired import Desired
 from rulesync.fields import RELATIONSHIPS
-from rulesync.loader import Desired
-from rulesync.yamlio import closest
+from rulesync.live import resource_id
+from rulesync.suggest import closest
 
 # JSON:API type -> (collection path, attribute that names it, word for messages)
 KINDS: dict[str, tuple[str, str, str]] = {

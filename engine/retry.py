@@ -4,7 +4,7 @@ API client and by the OAuth token request alike.
 Outreach's conventions (outreach-rate-limits.yml, outreach-error-codes.yml): a 429 means the
 request was not processed, so it is safe to send again, even a POST; a 5xx may have been
 processed, so only reads, PATCH and DELETE (idempotent) are sent again, and a POST whose answer
-is lost is resolved by looking the name up (client.OutcomeUnknown). Waits the server asks for
+is lost is resolved by looking the name up (errors.OutcomeUnknown). Waits the server asks for
 (``Retry-After``) are the rate-limit module's; the backoff here is for answers that name none.
 """
 

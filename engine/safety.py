@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rulesync.desired import matches
 from rulesync.errors import UnsafePlan
-from rulesync.loader import matches
 from rulesync.plan import Assign, Create, Delete, Detach, Plan, SequenceRef, Update, describe
 
 

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from rulesync.client import PAGE_SIZE, Client
-from rulesync.documents import resource_id, resource_name, ruleset_of
+from rulesync.api import PAGE_SIZE, Api
+from rulesync.desired import Desired, matches
 from rulesync.errors import AuthError, PlanProblems, Problem, StalePlan, UnsafePlan
-from rulesync.loader import Desired, matches
+from rulesync.live import LiveRulesets, resource_id, resource_name, ruleset_of
 from rulesync.permissions import AUTHORIZATION_META, denied
 from rulesync.plan import (
     Assign,
@@ -29,7 +29,7 @@ from rulesync.plan import (
     describe,
     sort_key,
 )
-from rulesync.yamlio import closest
+from rulesync.suggest import closest
 
 IDS_PER_REQUEST = 1000
 QUERY_CHARS = 6000  # ids per request also stop here: URLs stay well under 8 KB
@@ -50,7 +50,7 @@ def id_chunks(ids: Iterable[int]) -> Iterator[list[int]]:
         yield chunk
 
 
-def sequences_using(client: Client, ruleset_ids: Iterable[int]) -> dict[int, list[SequenceRef]]:
+def sequences_using(client: Api, ruleset_ids: Iterable[int]) -> dict[int, list[SequenceRef]]:
     """``{ruleset id: [sequences whose ruleset is it]}`` for every id asked for, sorted by
     name. Sequences the server returns for another ruleset are ignored."""
     found: dict[int, list[SequenceRef]] = {}
@@ -81,7 +81,7 @@ def grouped(
 
 
 def with_blast_radius(
-    plan: Plan, client: Client, listed: Sequence[dict[str, Any]] | None = None
+    plan: Plan, client: Api, listed: Sequence[dict[str, Any]] | None = None
 ) -> tuple[Plan, list[str]]:
     """The plan with the sequences using each updated or deleted ruleset (one filtered
     listing, only when there are such changes), and warnings. When the credentials may not
@@ -114,7 +114,7 @@ def _with(change: Change, using: dict[int, list[SequenceRef]] | None) -> Change:
     return replace(change, sequences=tuple(using.get(change.id, [])))
 
 
-def check_still_unused(plan: Plan, client: Client) -> None:
+def check_still_unused(plan: Plan, client: Api) -> None:
     """Before applying a saved plan: a ruleset it deletes must not be used by a sequence the
     plan did not show (one filtered listing). Otherwise the plan is stale."""
     deletes = {c.id: c for c in plan.of("delete") if c.sequences is not None}
@@ -147,7 +147,7 @@ def scope_detail(err: AuthError) -> str:
 # ---- sequences as code: `sequences: [NAME | {id: N}]` in a ruleset file ------------------
 
 
-def list_sequences(client: Client) -> list[dict[str, Any]]:
+def list_sequences(client: Api) -> list[dict[str, Any]]:
     """Every sequence with its ruleset and what the credentials may do (1000 a page)."""
     query = [
         ("fields[sequence]", "name,ruleset"),
@@ -161,7 +161,7 @@ def list_sequences(client: Client) -> list[dict[str, Any]]:
 def plan_assignments(
     plan: Plan,
     desired: Sequence[Desired],
-    live: Sequence[dict[str, Any]],
+    live: LiveRulesets,
     sequences: Sequence[dict[str, Any]],
     *,
     targets: tuple[str, ...] = (),
@@ -177,7 +177,7 @@ def plan_assignments(
     by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for sequence in sequences:
         by_name[resource_name(sequence) or ""].append(sequence)
-    live_names = {rid: resource_name(r) or "" for r in live if (rid := resource_id(r)) is not None}
+    live_names = {**dict.fromkeys(live.without_name, ""), **{r.id: r.name for r in live.rulesets}}
 
     problems: list[Problem] = []
     claims: dict[int, tuple[Desired, RulesetRef | None]] = {}  # sequence id -> file, target
@@ -253,7 +253,7 @@ def _denied(sequence: dict[str, Any]) -> str | None:
     return denied(sequence, "update", collection="sequences")
 
 
-def _target(item: Desired, plan: Plan, live: Sequence[dict[str, Any]]) -> RulesetRef | None:
+def _target(item: Desired, plan: Plan, live: LiveRulesets) -> RulesetRef | None:
     """The ruleset a file's sequences must use (id None: created by this plan), or None when
     the plan leaves the ruleset out."""
     for change in plan.changes:
@@ -265,8 +265,9 @@ def _target(item: Desired, plan: Plan, live: Sequence[dict[str, Any]]) -> Rulese
             return RulesetRef(id=change.id, name=item.name)
     if item.pinned_id is not None:
         return RulesetRef(id=item.pinned_id, name=item.name)
-    found = [r for r in live if resource_name(r) == item.name]
-    rid = resource_id(found[0]) if len(found) == 1 else None
+    found: list[int | None] = [r.id for r in live.rulesets if r.name == item.name]
+    found += [None for name in live.without_id if name == item.name]
+    rid = found[0] if len(found) == 1 else None
     return None if rid is None else RulesetRef(id=rid, name=item.name)
 
 
@@ -302,7 +303,7 @@ def _resolve(
     )
 
 
-def read_sequences(client: Client) -> list[dict[str, Any]]:
+def read_sequences(client: Api) -> list[dict[str, Any]]:
     """Every sequence, for files that list theirs; credentials that may not read sequences
     refuse the plan, naming the scope."""
     try:
@@ -316,7 +317,7 @@ def read_sequences(client: Client) -> list[dict[str, Any]]:
         ) from None
 
 
-def check_sequences_unmoved(plan: Plan, client: Client) -> None:
+def check_sequences_unmoved(plan: Plan, client: Api) -> None:
     """Before applying: every sequence the plan assigns or detaches still has its name and
     the ruleset the plan shows it leaving (else the plan is stale, nothing is written)."""
     changes = {c.id: c for c in plan.changes if isinstance(c, Assign | Detach) and c.id}

@@ -9,11 +9,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from rulesync.api import PAGE_SIZE
 from rulesync.auth import StaticToken, TokenSource, token_source
-from rulesync.client import MAX_WAIT_S, PAGE_SIZE, Client
+from rulesync.client import MAX_WAIT_S, Client
 from rulesync.config import Config, Environment
+from rulesync.desired import Desired
 from rulesync.errors import RulesyncError
-from rulesync.loader import Desired
+from rulesync.live import LiveRulesets, live_rulesets
 from rulesync.permissions import AUTHORIZATION_META
 from rulesync.references import KINDS, References, kinds_named, labels_from
 
@@ -47,15 +49,15 @@ def connect(
             yield client
 
 
-def list_rulesets(client: Client) -> list[dict[str, Any]]:
+def list_rulesets(client: Client) -> LiveRulesets:
     """Every live ruleset, 1000 a page, with what the credentials may do to each."""
     query = [AUTHORIZATION_META, ("page[size]", str(PAGE_SIZE)), ("count", "false")]
-    return share_references(client.list_query("rulesets", query))
+    return live_rulesets(share_references(client.list_query("rulesets", query)))
 
 
 @dataclass(frozen=True)
 class LiveState:
-    rulesets: list[dict[str, object]]
+    rulesets: LiveRulesets
     refs: References
 
 
@@ -80,7 +82,7 @@ class ReadAhead:
     def __init__(self, client: Client) -> None:
         self.client = client
         self._done = threading.Event()
-        self._result: list[dict[str, Any]] = []
+        self._result = LiveRulesets()
         self._error: BaseException | None = None
         threading.Thread(target=self._run, name="rulesync-read-ahead", daemon=True).start()
 
@@ -92,7 +94,7 @@ class ReadAhead:
         finally:
             self._done.set()
 
-    def rulesets(self) -> list[dict[str, Any]]:
+    def rulesets(self) -> LiveRulesets:
         self._done.wait()
         if self._error is not None:
             raise self._error

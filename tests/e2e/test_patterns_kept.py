@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rulesync.loader import matches
+from rulesync.desired import matches
 from tests.helpers import Org, Project, api_project
 
 

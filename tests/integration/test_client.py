@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from rulesync.auth import OAuthRefresh, StaticToken
-from rulesync.client import Client, OutcomeUnknown
+from rulesync.client import Client
 from rulesync.emulator.server import EmulatorServer
-from rulesync.errors import ApiError, AuthError
+from rulesync.errors import ApiError, AuthError, OutcomeUnknown
 from tests.helpers import Org
 
 

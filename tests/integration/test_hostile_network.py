@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from rulesync.auth import StaticToken
-from rulesync.client import REQUEST_DEADLINE_S, Client, OutcomeUnknown
-from rulesync.errors import ApiError, AuthError
+from rulesync.client import REQUEST_DEADLINE_S, Client
+from rulesync.errors import ApiError, AuthError, OutcomeUnknown
 from tests.hostile import Hostile, Reply, Seen, page, ruleset
 
 TOKEN = "secret-token-123"

@@ -9,6 +9,7 @@ import jsonpatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rulesync.desired import Desired
 from rulesync.documents import fingerprint
 from rulesync.fields import (
     ATTRIBUTES,
@@ -19,7 +20,7 @@ from rulesync.fields import (
     RELATIONSHIPS,
     STRING_LIMITS,
 )
-from rulesync.loader import Desired
+from rulesync.live import LiveRulesets, live_rulesets
 from rulesync.plan import Create, Plan
 from rulesync.planfile import dumps, plan_from_json, plan_to_json
 from rulesync.planner import Settings, build_plan
@@ -107,7 +108,7 @@ def test_patch_applied_to_live_gives_desired(
     fields: dict[str, Any], attrs: dict[str, Any], rels: dict[str, Any]
 ) -> None:
     live = [live_resource(1, "R", attrs, rels)]
-    plan = build_plan([desired("R", fields)], live, refs=REFS, settings=SETTINGS)
+    plan = build_plan([desired("R", fields)], live_rulesets(live), refs=REFS, settings=SETTINGS)
     if not plan.changes:
         assert plan.unchanged == 1
         return
@@ -121,11 +122,14 @@ def test_patch_applied_to_live_gives_desired(
 @settings(max_examples=200, deadline=None)
 @given(fields=desired_fields)
 def test_planning_desired_against_itself_gives_no_changes(fields: dict[str, Any]) -> None:
-    first = build_plan([desired("R", fields)], [], refs=REFS, settings=SETTINGS)
+    first = build_plan([desired("R", fields)], LiveRulesets(), refs=REFS, settings=SETTINGS)
     (create,) = first.changes
     assert isinstance(create, Create)
     again = build_plan(
-        [desired("R", fields)], [as_live(9, create.after)], refs=REFS, settings=SETTINGS
+        [desired("R", fields)],
+        live_rulesets([as_live(9, create.after)]),
+        refs=REFS,
+        settings=SETTINGS,
     )
     assert again.changes == () and again.unchanged == 1
 
@@ -138,8 +142,10 @@ def test_planning_desired_against_itself_gives_no_changes(fields: dict[str, Any]
 def test_plan_is_ordered_and_deterministic(names: list[str], live_names: list[str]) -> None:
     wanted = [desired(n, {"stepOverridesEnabled": True}) for n in names]
     live = [live_resource(i + 1, n, {}, {}) for i, n in enumerate(live_names)]
-    one = build_plan(wanted, live, refs=REFS, settings=SETTINGS)
-    two = build_plan(list(reversed(wanted)), list(reversed(live)), refs=REFS, settings=SETTINGS)
+    one = build_plan(wanted, live_rulesets(live), refs=REFS, settings=SETTINGS)
+    two = build_plan(
+        list(reversed(wanted)), live_rulesets(reversed(live)), refs=REFS, settings=SETTINGS
+    )
     assert plan_to_json(one) | {"generated_at": ""} == plan_to_json(two) | {"generated_at": ""}
     order = {"create": 0, "update": 1, "delete": 2}
     keys = [(order[c.action], c.name) for c in one.changes]
@@ -162,7 +168,9 @@ def test_references_resolve_by_name_email_and_id() -> None:
         "callTaskPriority": "High",
         "completedStage": None,
     }
-    (change,) = build_plan([desired("R", fields)], [], refs=refs, settings=SETTINGS).changes
+    (change,) = build_plan(
+        [desired("R", fields)], LiveRulesets(), refs=refs, settings=SETTINGS
+    ).changes
     assert isinstance(change, Create)
     assert change.after["relationships"] == {
         "callTaskPriority": {"type": "taskPriority", "id": 1},
@@ -175,9 +183,11 @@ def test_references_resolve_by_name_email_and_id() -> None:
 
 def test_fingerprint_changes_with_any_live_field() -> None:
     base = live_resource(1, "R", {"includeUnsubscribeLinks": True}, {})
-    assert fingerprint(base) == fingerprint(json.loads(json.dumps(base)))
+    (typed,) = live_rulesets([base]).rulesets
+    (copied,) = live_rulesets([json.loads(json.dumps(base))]).rulesets
+    assert fingerprint(typed) == fingerprint(copied)
     other = live_resource(1, "R", {"includeUnsubscribeLinks": True, "smsReceivedAction": "x"}, {})
-    assert fingerprint(base) != fingerprint(other)
+    assert fingerprint(typed) != fingerprint(live_rulesets([other]).rulesets[0])
 
 
 def plan_with(updates: int, deletes: int, live: int, prune: bool = True) -> Plan:
@@ -193,7 +203,7 @@ def plan_with(updates: int, deletes: int, live: int, prune: bool = True) -> Plan
     ]
     return build_plan(
         wanted,
-        resources,
+        live_rulesets(resources),
         refs=REFS,
         settings=Settings(environment="t", api_url="x", prune=prune),
     )
@@ -236,7 +246,7 @@ def test_renderers_show_names_and_readable_durations() -> None:
         )
     ]
     wanted = [desired("R", {"autoResumeOotoProspectsIn": 259200, "startedStage": {"id": 2}})]
-    plan = build_plan(wanted, live, refs=refs, settings=SETTINGS)
+    plan = build_plan(wanted, live_rulesets(live), refs=refs, settings=SETTINGS)
     text = render_text(plan)
     assert "autoResumeOotoProspectsIn  1h → 3d" in text
     assert "startedStage               Replied (#3) → Approaching (#2)" in text
@@ -257,7 +267,7 @@ def test_live_rulesets_without_a_usable_name_are_never_touched() -> None:
     ]
     plan = build_plan(
         [desired("Real", {"owner": None, "stepOverridesEnabled": True})],
-        live,
+        live_rulesets(live),
         refs=REFS,
         settings=SETTINGS,
     )

@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import example, given, settings
 
 from rulesync.fields import RELATIONSHIPS
+from rulesync.live import live_rulesets
 from rulesync.planner import build_plan
 from tests.unit.test_planner import REFS, SETTINGS, desired, desired_fields, live_attrs, live_rels
 
@@ -63,7 +64,8 @@ def test_after_the_update_live_holds_the_files_values_and_nothing_else_moved(
     fields: dict[str, Any], attrs: dict[str, Any], rels: dict[str, Any]
 ) -> None:
     live = {"type": "ruleset", "id": 1, "attributes": {**attrs, "name": "R"}, "relationships": rels}
-    plan = build_plan([desired("R", fields)], [copy.deepcopy(live)], refs=REFS, settings=SETTINGS)
+    listing = live_rulesets([copy.deepcopy(live)])
+    plan = build_plan([desired("R", fields)], listing, refs=REFS, settings=SETTINGS)
     patch: list[dict[str, Any]] = []
     if plan.changes:
         (change,) = plan.changes
