@@ -56,6 +56,7 @@ CORE: dict[str, list[str]] = {
         "tests/e2e/test_plan_files.py",
     ],
     "applier": [
+        "tests/unit/test_applier_port.py",
         "tests/e2e/test_apply_phases.py",
         "tests/e2e/test_apply_wire.py",
         "tests/e2e/test_plan_files.py",
