@@ -284,6 +284,21 @@ def test_a_saved_plan_whose_rulesets_moved_is_refused_naming_each(
         assert len(reads) == 2
 
 
+def test_a_rename_someone_already_made_by_hand_is_one_reason_not_two(wired: Wired) -> None:
+    """The ruleset itself holding the new name is not "another ruleset has it"."""
+    rid = wired.org.create("Before")
+    wired.org.create("Other")
+    wired.project.ruleset("After", f"id: {rid}\n")
+    wired.project.ruleset("Other")
+    assert wired.project.run("plan", "--out", "plan.json").exit_code == 0
+    wired.org.update(rid, name="After")
+    refused(
+        wired,
+        f"id {rid} is the live ruleset 'After', not 'Before' as the plan says"
+        " (renamed since, or the plan was edited)",
+    )
+
+
 @pytest.mark.parametrize(
     ("live_managed", "create", "listed"),
     [(999, False, True), (1000, False, False), (1000, True, True), (2000, True, False)],
