@@ -218,6 +218,30 @@ def test_only_sequence_moves_are_read_back_as_sequences(wired: Wired) -> None:
     assert ruleset_of(wired.org, WEBINAR) == rid
 
 
+def test_a_remove_in_an_edited_plan_sends_null_whatever_value_it_carries(wired: Wired) -> None:
+    rid = wired.org.create("U", includeUnsubscribeLinks=False, stepOverridesEnabled=True)
+    wired.project.ruleset("U", "includeUnsubscribeLinks: true\n")
+    assert wired.project.run("plan", "--out", "plan.json").exit_code == 0
+    data = wired.saved()
+    (update,) = data["changes"]
+    update["before"]["attributes"]["stepOverridesEnabled"] = True
+    update["patch"].append(
+        {"op": "remove", "path": "/attributes/stepOverridesEnabled", "value": True}
+    )
+    wired.save(data)
+    result = wired.project.run("apply", "plan.json")
+    assert result.exit_code == 0, result.output
+    assert [s.body for s in wired.proxy.writes()] == [
+        {
+            "data": {
+                "type": "ruleset",
+                "id": rid,
+                "attributes": {"includeUnsubscribeLinks": True, "stepOverridesEnabled": None},
+            }
+        }
+    ]
+
+
 # ---- a saved plan that no longer matches the org ------------------------------------------
 
 
@@ -753,6 +777,7 @@ def test_ctrl_c_lets_the_write_in_flight_finish_and_starts_no_other(wired: Wired
         wired.project.ruleset(name)
     old = wired.org.create("Old", includeUnsubscribeLinks=False)
     wired.project.ruleset("Old", "includeUnsubscribeLinks: true\n")
+    gone = wired.org.create("Gone")
 
     def interrupt(seen: Seen) -> None:
         if post_of(seen) and sum(1 for s in wired.proxy.requests if post_of(s)) == 1:
@@ -761,7 +786,9 @@ def test_ctrl_c_lets_the_write_in_flight_finish_and_starts_no_other(wired: Wired
         return None
 
     wired.proxy.answer = interrupt
-    result = wired.project.run("apply", "--yes", "--parallelism", "1", "--format", "json")
+    result = wired.project.run(
+        "apply", "--yes", "--prune", "--parallelism", "1", "--format", "json"
+    )
     assert result.exit_code == 4, result.output
     assert "interrupted: writes in flight finished, the rest were not started; run apply" in (
         result.stderr
@@ -774,10 +801,11 @@ def test_ctrl_c_lets_the_write_in_flight_finish_and_starts_no_other(wired: Wired
         {"action": "create", "name": "B", "id": None},
         {"action": "create", "name": "C", "id": None},
         {"action": "update", "name": "Old", "id": old},
+        {"action": "delete", "name": "Gone", "id": gone},
     ]
     assert report["verify_errors"] == []  # nothing is read back after an interruption
     assert [s.method for s in wired.proxy.writes()] == ["POST"]
-    assert wired.org.names() == ["A", "Old"]
+    assert wired.org.names() == ["A", "Gone", "Old"]
 
 
 # ---- parallelism --------------------------------------------------------------------------
