@@ -468,7 +468,7 @@ def post_of(seen: Seen) -> bool:
 
 
 def test_a_create_made_but_its_answer_lost_is_found_by_name_not_sent_again(wired: Wired) -> None:
-    wired.project.ruleset("New", "includeUnsubscribeLinks: true\n")
+    wired.project.ruleset("New", "includeUnsubscribeLinks: true\nowner: sam@example.com\n")
     wired.proxy.reply = lambda seen, status, body: LOST if post_of(seen) else (status, body)
     start = len(wired.proxy.requests)
     result = wired.project.run("apply", "--yes")
