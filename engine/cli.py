@@ -1,43 +1,31 @@
-"""Click commands: the only place that prints or exits. Errors map to exit codes here."""
+"""Click commands: the only place that prints or exits. Each command parses its options, runs
+one use-case (rulesync.usecases) and renders its result; errors map to exit codes here."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from rulesync import __version__, console, redact
-from rulesync.config import CONFIG_FILE, Config, Environment, load_config
 from rulesync.emulator.cli import emulator
-from rulesync.errors import (
-    ApplyFailed,
-    ConfigError,
-    InvalidFiles,
-    Problem,
-    RulesyncError,
-    StalePlan,
-    UnsafePlan,
-)
+from rulesync.errors import ConfigError, InvalidFiles, Problem, RulesyncError
 from rulesync.fields import parse_duration
 
-# Each command imports what it uses when it runs: `validate` never loads the HTTP stack,
-# `plan` neither the applier nor the emulator (unless the environment is `embedded`).
+# Each command imports its use-case (rulesync.usecases) when it runs: `validate` never loads
+# the HTTP stack, `plan` neither the applier nor the emulator (unless the environment is
+# `embedded`).
 if TYPE_CHECKING:
     from rulesync.applier import Outcome, Report
-    from rulesync.client import Client
-    from rulesync.desired import Desired
     from rulesync.plan import Plan
-    from rulesync.safety import Policy
-    from rulesync.session import ReadAhead
 
 FORMATS = click.Choice(["text", "markdown", "json"])
 target_option = click.option(
@@ -115,15 +103,6 @@ class RulesyncGroup(click.Group):
             return 1
 
 
-def _first_time(items: Iterable[Problem], seen: set[Problem]) -> list[Problem]:
-    fresh = []
-    for item in items:
-        if item not in seen:
-            seen.add(item)
-            fresh.append(item)
-    return fresh
-
-
 def _max_wait(ctx: click.Context, param: click.Parameter, value: str) -> float:
     try:
         return float(parse_duration(value))
@@ -183,7 +162,7 @@ def main(
     console.setup_logging(verbose=verbose, debug=debug)
 
 
-def _annotate(problems: list[Problem]) -> None:
+def _annotate(problems: Sequence[Problem]) -> None:
     """Under GitHub Actions, file problems also as error annotations on the pull request."""
     from rulesync.reports import annotation
 
@@ -192,28 +171,14 @@ def _annotate(problems: list[Problem]) -> None:
             click.echo(annotation(problem, os.environ.get("GITHUB_WORKSPACE", "")), err=True)
 
 
-def _config(ctx: click.Context) -> Config:
-    config = load_config(ctx.obj["config_path"])
-    if ctx.obj["config_path"] is None and config.path not in (CONFIG_FILE, "(defaults)"):
-        # found in a folder above, as git finds its repository: say which one is used
-        click.echo(f"Using {config.path} (paths below are relative to its folder).", err=True)
-    return config
+def _notes(line: str) -> None:
+    """A use-case's remarks, on stderr as they arise."""
+    click.echo(line, err=True)
 
 
 def _color(stream: Any = None) -> bool:
     stream = stream or sys.stdout
     return bool(stream.isatty()) and not os.environ.get("NO_COLOR")
-
-
-def _policy(config: Config) -> Policy:
-    from rulesync.safety import Policy
-
-    return Policy(
-        manage=config.manage,
-        protect=config.safety.protect,
-        max_change_percent=config.safety.max_change_percent,
-        min_existing=config.safety.min_existing,
-    )
 
 
 def _render(plan: Plan, fmt: str, warnings: list[str]) -> str:
@@ -227,61 +192,6 @@ def _render(plan: Plan, fmt: str, warnings: list[str]) -> str:
     return render_text(plan, color=_color(), warnings=warnings)
 
 
-def _environment(ctx: click.Context) -> tuple[Config, Environment, list[Desired]]:
-    """Config, the chosen environment and its desired rulesets: all offline, before connecting."""
-    from rulesync.loader import load_desired
-
-    config = _config(ctx)
-    env = config.environment(ctx.obj["env_name"])
-    return config, env, load_desired(config, env)
-
-
-def _make_plan(
-    client: Client,
-    config: Config,
-    env: Environment,
-    desired: list[Desired],
-    *,
-    prune: bool,
-    targets: tuple[str, ...],
-    ahead: ReadAhead | None = None,
-) -> Plan:
-    from rulesync.duplicates import notes as duplicate_notes
-    from rulesync.planner import Settings, build_plan
-    from rulesync.safety import unmatched_patterns
-    from rulesync.sequences import plan_assignments, read_sequences, with_blast_radius
-    from rulesync.session import read_live
-
-    live = read_live(client, desired, ahead=ahead)
-    live_names = live.rulesets.names()
-    for warning in unmatched_patterns(live_names, _policy(config)):
-        click.echo(f"Warning: {warning}", err=True)
-    settings = Settings(
-        environment=env.name,
-        api_url=env.api_url,
-        manage=config.manage,
-        protect=config.safety.protect,
-        prune=prune or config.safety.prune,
-        targets=targets,
-        api_requests=client.requests,
-    )
-    the_plan = build_plan(desired, live.rulesets, refs=live.refs, settings=settings)
-    listed = None
-    if any(d.sequences is not None for d in desired):
-        listed = read_sequences(client)
-        the_plan, notes = plan_assignments(
-            the_plan, desired, live.rulesets, listed, targets=targets
-        )
-    else:
-        notes = []
-    the_plan, more = with_blast_radius(the_plan, client, listed)
-    for note in [*notes, *more]:
-        click.echo(f"Warning: {note}", err=True)
-    for line in duplicate_notes(desired, live.rulesets.rulesets, config.manage):
-        click.echo(f"Warning: {line}", err=True)
-    return the_plan
-
-
 @main.command()
 @click.option(
     "--format",
@@ -292,7 +202,7 @@ def _make_plan(
     help="json: one object on stdout (valid, rulesets, environments, problems).",
 )
 @click.pass_context
-def validate(ctx: click.Context, fmt: str) -> None:
+def validate(ctx: click.Context, fmt: str) -> int:
     """Check ruleset files and rulesync.yaml, offline (no API call).
 
     The configuration is checked for what would fail later: every environment but `local`
@@ -303,49 +213,23 @@ def validate(ctx: click.Context, fmt: str) -> None:
     also as annotations on the pull request). Exit 0 when valid, 1 otherwise. Values kept as
     `{held: VALUE}` are valid; a warning on stderr says why Outreach would refuse each on write.
     """
-    from rulesync.loader import load_desired, read_project
+    from rulesync.usecases.validating import validate as run_validate
 
-    try:
-        config = _config(ctx)
-    except InvalidFiles as err:
-        if fmt != "json":
-            raise
-        _validate_json(err.problems, 0, [])
-        raise
-    problems: list[Problem] = []
-    count = 0
-    held: list[Problem] = []  # values kept as Outreach holds them: valid, but never sent
-    # each environment reads the same files: report each problem once (a set: a file may
-    # hold thousands)
-    seen: set[Problem] = set()
-    seen_held: set[Problem] = set()
-    files = read_project(config)  # each file is read once, whatever the environments
-    for env in config.environments.values():
-        try:
-            desired = load_desired(config, env, files)
-        except InvalidFiles as err:
-            problems.extend(_first_time(err.problems, seen))
-            continue
-        count = len(desired)
-        held.extend(_first_time((p for d in desired for p in d.held.values()), seen_held))
+    result = run_validate(ctx.obj["config_path"], notes=_notes)
     if fmt == "json":
-        _validate_json(problems, count, list(config.environments))
-        return
-    if problems:
-        raise InvalidFiles(problems)
-    for note in held:
+        from rulesync.reports import validate_json
+
+        click.echo(validate_json(result.problems, result.rulesets, result.environments))
+        if result.problems:
+            _annotate(result.problems)
+        return result.exit_code
+    if result.error is not None:
+        raise result.error
+    for note in result.held:
         click.echo(f"{note} (warning)", err=True)
-    envs = ", ".join(config.environments)
-    click.echo(f"Valid: {count} rulesets in {config.rulesets_dir.name}/ (environments: {envs}).")
-
-
-def _validate_json(problems: list[Problem], count: int, environments: list[str]) -> None:
-    from rulesync.reports import validate_json
-
-    click.echo(validate_json(problems, count, environments))
-    if problems:
-        _annotate(problems)
-        sys.exit(InvalidFiles.exit_code)
+    envs = ", ".join(result.environments)
+    click.echo(f"Valid: {result.rulesets} rulesets in {result.folder}/ (environments: {envs}).")
+    return 0
 
 
 @main.command()
@@ -380,7 +264,7 @@ def plan(
     detailed_exitcode: bool,
     prune: bool,
     targets: tuple[str, ...],
-) -> None:
+) -> int:
     """Diff the files against the live org and show the plan. Never writes to the API.
 
     Without --prune, live managed rulesets that no file declares are listed as kept. Problems
@@ -398,36 +282,23 @@ def plan(
     Exit codes: 0 success (with --detailed-exitcode: no changes), 1 error, 2 changes
     (--detailed-exitcode only), 3 the plan is unsafe (it is still shown in full).
     """
-    from rulesync.loader import load_desired
-    from rulesync.planfile import write_plan
-    from rulesync.safety import refusals
-    from rulesync.session import collector_paused, connect_ahead, reading_ahead
+    from rulesync.usecases.planning import PlanOptions
+    from rulesync.usecases.planning import plan as run_plan
 
-    config = _config(ctx)
-    env = config.environment(ctx.obj["env_name"])
-    # the live rulesets are listed while the files are read (see session.reading_ahead)
-    with collector_paused(), reading_ahead(config, env) as ahead:
-        desired = load_desired(config, env)
-        with connect_ahead(config, env, ahead) as client:
-            the_plan = _make_plan(
-                client, config, env, desired, prune=prune, targets=targets, ahead=ahead
-            )
-    warnings = refusals(the_plan, _policy(config))
-    if out:
-        write_plan(the_plan, out)
-    click.echo(_render(the_plan, fmt, warnings), nl=False)
-    if out:
-        click.echo(f"Saved the plan to {out}; apply it with `rulesync apply {out}`.", err=True)
-    if warnings:
+    options = PlanOptions(
+        prune=prune, targets=targets, out=out, detailed_exitcode=detailed_exitcode
+    )
+    result = run_plan(ctx.obj["config_path"], ctx.obj["env_name"], options, notes=_notes)
+    click.echo(_render(result.plan, fmt, list(result.refusals)), nl=False)
+    if result.saved_to:
         click.echo(
-            "Error: unsafe plan, it would be refused:\n  - "
-            + "\n  - ".join(warnings)
-            + "\nReview it; `rulesync apply --force` overrides.",
+            f"Saved the plan to {result.saved_to}; apply it with"
+            f" `rulesync apply {result.saved_to}`.",
             err=True,
         )
-        sys.exit(UnsafePlan.exit_code)
-    if detailed_exitcode and the_plan.has_changes:
-        sys.exit(2)
+    if result.error is not None:
+        raise result.error
+    return result.exit_code
 
 
 @main.command()
@@ -474,7 +345,7 @@ def apply(
     max_wait: float,
     fmt: str,
     targets: tuple[str, ...],
-) -> None:
+) -> int:
     """Apply a saved plan, or plan now and apply after confirmation.
 
     With PLAN_FILE (from `rulesync plan --out`), exactly that plan is applied, after checking
@@ -492,135 +363,67 @@ def apply(
     Progress goes to stderr: a bar on a terminal, one line per change otherwise (CI, logs).
     Exit codes: 0 applied, 1 error, 3 refused (unsafe or stale), 4 some changes failed.
     """
-    from rulesync.applier import check_bound
-    from rulesync.planfile import read_plan
-    from rulesync.render import render_text
-    from rulesync.safety import check
-    from rulesync.session import connect
+    from rulesync.usecases.applying import ApplyHooks, ApplyOptions
+    from rulesync.usecases.applying import apply as run_apply
 
-    if plan_file is not None:
-        if prune or targets:
-            raise ConfigError(
-                "--prune and --target shape a new plan; they cannot be used with "
-                "a saved plan file (plan again with them instead)"
-            )
-        config = _config(ctx)
-        env = config.environment(ctx.obj["env_name"])
-        the_plan = read_plan(plan_file)
-        check_bound(the_plan, environment=env.name, api_url=env.api_url)
-        # the plan is checked against today's config: manage and protect may have changed
-        check(the_plan, _policy(config), force=force)
-        if not the_plan.has_changes:
-            _nothing_to_apply(the_plan, fmt)
-            return
-        with (
-            _locked(config, env),
-            connect(config, env, parallelism=parallelism, max_wait=max_wait) as client,
-        ):
-            _check_stale(the_plan, client, fmt, bound=True)
-            _apply(the_plan, client, parallelism, fmt)
-        return
-    config, env, desired = _environment(ctx)
-    with (
-        _locked(config, env),
-        connect(config, env, parallelism=parallelism, max_wait=max_wait) as client,
-    ):
-        the_plan = _make_plan(client, config, env, desired, prune=prune, targets=targets)
-        to_stderr = fmt == "json"  # stdout is for the report
-        click.echo(
-            render_text(the_plan, color=_color(sys.stderr if to_stderr else None)),
-            nl=False,
-            err=to_stderr,
-        )
-        overridden = check(the_plan, _policy(config), force=force)
-        for reason in overridden:
-            click.echo(f"Warning: applying an unsafe plan (--force): {reason}", err=True)
-        if not the_plan.has_changes:
-            _nothing_to_apply(the_plan, fmt, quiet=True)
-            return
-        if not yes:
-            if not sys.stdin.isatty():
-                raise ConfigError(
-                    "refusing to apply without confirmation: there is no terminal "
-                    "to ask on; pass --yes (or apply a reviewed plan file)"
-                )
-            click.confirm(f"Apply these changes to {the_plan.environment!r}?", abort=True)
-            # the answer may have taken a while: apply only if nothing moved meanwhile
-            _check_stale(the_plan, client, fmt)
-        _apply(the_plan, client, parallelism, fmt)
+    options = ApplyOptions(
+        plan_file=plan_file,
+        prune=prune,
+        force=force,
+        targets=targets,
+        parallelism=parallelism,
+        max_wait=max_wait,
+    )
+    to_stderr = fmt == "json"  # stdout is for the report
+    hooks = ApplyHooks(
+        show_plan=lambda plan: _show_plan(plan, to_stderr=to_stderr),
+        confirm=None if yes else _confirm,
+        progress=_progress,
+    )
+    result = run_apply(
+        ctx.obj["config_path"], ctx.obj["env_name"], options, hooks=hooks, notes=_notes
+    )
+    report = result.report
+    if report is not None and fmt == "json":
+        from rulesync.reports import apply_json
 
-
-def _locked(config: Config, env: Environment) -> AbstractContextManager[None]:
-    """One apply per environment at a time on this machine (the second waits, then refuses)."""
-    from rulesync.lock import environment_lock
-    from rulesync.session import STATE_DIR
-
-    shown = f"{STATE_DIR}/{env.name}.lock"
-    return environment_lock(config.root / STATE_DIR, env.name, shown=shown)
-
-
-def _check_stale(the_plan: Plan, client: Client, fmt: str, *, bound: bool = False) -> None:
-    """Refuse a plan whose rulesets moved (and, with ``bound``, a saved plan made against
-    another org's reference data); with --format json the report says so too."""
-    from rulesync.applier import check_references, check_stale
-    from rulesync.reports import refused_json
-    from rulesync.sequences import check_sequences_unmoved, check_still_unused
-
-    try:
-        if bound:
-            check_references(the_plan, client)
-        check_stale(the_plan, client)
-        check_still_unused(the_plan, client)
-        check_sequences_unmoved(the_plan, client)
-    except StalePlan as err:
-        if fmt == "json":
-            click.echo(refused_json(the_plan, str(err)))
-        raise
-
-
-def _nothing_to_apply(the_plan: Plan, fmt: str, *, quiet: bool = False) -> None:
-    from rulesync.applier import Report
-    from rulesync.reports import apply_json
-
-    if fmt == "json":
-        click.echo(apply_json(the_plan, Report(), 0))
-    elif not quiet:
-        click.echo("No changes.")
-
-
-def _apply(the_plan: Plan, client: Client, parallelism: int, fmt: str = "text") -> None:
-    from rulesync.applier import apply_plan
-    from rulesync.reports import apply_json
-
-    stop = threading.Event()
-    with _progress(len(the_plan.changes), client) as progress:
-        report = apply_plan(the_plan, client, parallelism=parallelism, progress=progress, stop=stop)
-    if fmt == "json":
-        click.echo(apply_json(the_plan, report, client.requests))
-    else:
-        _apply_summary(report, client)
-    if client.exhausted_until is not None:
-        reset = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(client.exhausted_until))
+        click.echo(apply_json(result.plan, report, result.requests, refused=result.refused))
+    elif report is not None and not result.refused:
+        if result.plan.has_changes:
+            _apply_summary(report, result.requests)
+        elif not result.shown:
+            click.echo("No changes.")
+    if result.exhausted_until is not None:
+        reset = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(result.exhausted_until))
         click.echo(
             f"rate limit: the API's request budget is used up until {reset}, beyond "
             "--max-wait; the changes marked 'not sent' were not started. Run apply again "
             "after that time to finish.",
             err=True,
         )
-    if report.interrupted:
-        raise ApplyFailed(
-            "interrupted: writes in flight finished, the rest were not started; "
-            "run apply again to converge"
+    if result.error is not None:
+        raise result.error
+    return result.exit_code
+
+
+def _show_plan(plan: Plan, *, to_stderr: bool) -> None:
+    from rulesync.render import render_text
+
+    color = _color(sys.stderr if to_stderr else None)
+    click.echo(render_text(plan, color=color), nl=False, err=to_stderr)
+
+
+def _confirm(plan: Plan) -> None:
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "refusing to apply without confirmation: there is no terminal "
+            "to ask on; pass --yes (or apply a reviewed plan file)"
         )
-    if not report.success:
-        raise ApplyFailed(
-            "some changes failed (the others were applied); fix the cause and "
-            "run apply again to converge"
-        )
+    click.confirm(f"Apply these changes to {plan.environment!r}?", abort=True)
 
 
 @contextmanager
-def _progress(total: int, client: Client) -> Iterator[Callable[[Outcome], None]]:
+def _progress(total: int, requests: Callable[[], int]) -> Iterator[Callable[[Outcome], None]]:
     """On a terminal, a progress bar with counts and API requests; in CI and logs, one line per
     change (a bar would be a line per redraw there). Failures always get their own line."""
     done = 0
@@ -632,7 +435,7 @@ def _progress(total: int, client: Client) -> Iterator[Callable[[Outcome], None]]
             file=sys.stderr,
             show_pos=True,
             show_eta=True,
-            item_show_func=lambda _: f"{client.requests} API requests",
+            item_show_func=lambda _: f"{requests()} API requests",
         )
 
     def progress(outcome: Outcome) -> None:
@@ -657,7 +460,7 @@ def _progress(total: int, client: Client) -> Iterator[Callable[[Outcome], None]]
         yield progress
 
 
-def _apply_summary(report: Report, client: Client) -> None:
+def _apply_summary(report: Report, requests: int) -> None:
     counts = {
         a: sum(1 for o in report.applied if o.change.action == a)
         for a in ("create", "update", "assign", "detach", "delete")
@@ -671,7 +474,7 @@ def _apply_summary(report: Report, client: Client) -> None:
         f"Applied: {counts['create']} created, {counts['update']} updated, "
         f"{counts['delete']} deleted{moves}; {len(report.failed)} failed"
         f"{f', {len(report.skipped)} not started' if report.skipped else ''}"
-        f" ({client.requests} API requests)."
+        f" ({requests} API requests)."
     )
     for outcome in report.failed:
         click.echo(f"  failed: {outcome.change.action} {outcome.change.name!r}: {outcome.detail}")
@@ -683,18 +486,17 @@ def _apply_summary(report: Report, client: Client) -> None:
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @click.pass_context
-def show(ctx: click.Context, plan_file: Path, fmt: str) -> None:
+def show(ctx: click.Context, plan_file: Path, fmt: str) -> int:
     """Render a saved plan file (from `rulesync plan --out`).
 
     The plan is checked against the safety rules of rulesync.yaml, so an unsafe plan is
     flagged here as it was by `plan`. Nothing is read from or written to the API.
     """
-    from rulesync.planfile import read_plan
-    from rulesync.safety import refusals
+    from rulesync.usecases.planning import show as run_show
 
-    the_plan = read_plan(plan_file)
-    warnings = refusals(the_plan, _policy(_config(ctx)))
-    click.echo(_render(the_plan, fmt, warnings), nl=False)
+    result = run_show(ctx.obj["config_path"], plan_file, notes=_notes)
+    click.echo(_render(result.plan, fmt, list(result.refusals)), nl=False)
+    return result.exit_code
 
 
 @main.command()
@@ -722,7 +524,7 @@ def export(
     overwrite: bool,
     missing_only: bool,
     targets: tuple[str, ...],
-) -> None:
+) -> int:
     """Write the live managed rulesets as YAML files, to adopt an existing org.
 
     Every live ruleset is written exactly once: a new file per ruleset (named after it;
@@ -734,62 +536,31 @@ def export(
     Without --overwrite or --missing-only, export refuses (writing nothing) when a file
     already declares one of the live rulesets.
     """
-    from rulesync.desired import matches
-    from rulesync.export import Options as ExportOptions
-    from rulesync.export import Project as ExportProject
-    from rulesync.export import export as run_export
-    from rulesync.export import merged_defaults, read_files
-    from rulesync.filenames import inside, write_files
-    from rulesync.live import resource_name
-    from rulesync.references import KINDS, References, labels_from
-    from rulesync.session import connect
+    from rulesync.usecases.exporting import ExportOptions
+    from rulesync.usecases.exporting import export as run_export
 
-    if overwrite and missing_only:
-        raise ConfigError("--overwrite and --missing-only exclude each other; pick one")
-    config = _config(ctx)
-    env = config.environment(ctx.obj["env_name"])
-    target_dir = out_dir or config.rulesets_dir
-    folders = [target_dir]
-    if missing_only or inside(target_dir, config.rulesets_dir):
-        folders.append(config.rulesets_dir)
-    files = read_files(folders)
-    project = ExportProject(
-        out_dir=target_dir,
-        schema=config.root / "ruleset.schema.json",
-        defaults=merged_defaults(config.defaults, env.defaults),
-        overrides=env.overrides,
-        environment=env.name,
-        root=config.root,
+    options = ExportOptions(
+        out_dir=out_dir, overwrite=overwrite, missing_only=missing_only, targets=targets
     )
-    with connect(config, env) as client:
-        every = client.list_all("rulesets")
-        live = [r for r in every if (n := resource_name(r)) is None or matches(n, config.manage)]
-        refs = References({k: labels_from(k, client.list_all(KINDS[k][0])) for k in KINDS})
-    if len(every) > len(live):
-        click.echo(
-            f"Note: {len(every) - len(live)} live rulesets are outside `manage`"
-            f" {list(config.manage)} and were not exported.",
-            err=True,
-        )
-    options = ExportOptions(targets=targets, missing_only=missing_only, overwrite=overwrite)
-    result = run_export(live, refs=refs, project=project, files=files, options=options)
-    write_files(result.writes, target_dir)
-    for line in result.skipped:
+    result = run_export(ctx.obj["config_path"], ctx.obj["env_name"], options, notes=_notes)
+    exported = result.exported
+    for line in exported.skipped:
         click.echo(f"Skipped: {line}", err=True)
-    for line in result.warnings:
+    for line in exported.warnings:
         click.echo(f"Warning: {line}", err=True)
-    if result.new_files and not project.schema.exists():
+    if result.tip_schema:
         click.echo(
             "Tip: `rulesync schema > ruleset.schema.json` lets editors check these files"
             " (their first line points there).",
             err=True,
         )
     click.echo(
-        f"Exported {result.exported} rulesets to {project.shown(target_dir)}/:"
-        f" {result.new_files} new"
-        f" files, {result.updated_files} updated, {result.unchanged} already up to date;"
-        f" {len(result.skipped)} skipped, {len(result.warnings)} warnings."
+        f"Exported {exported.exported} rulesets to {result.folder}/:"
+        f" {exported.new_files} new"
+        f" files, {exported.updated_files} updated, {exported.unchanged} already up to date;"
+        f" {len(exported.skipped)} skipped, {len(exported.warnings)} warnings."
     )
+    return result.exit_code
 
 
 @main.command()

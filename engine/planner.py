@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -9,10 +10,9 @@ from dataclasses import dataclass
 from rulesync.desired import Desired, matches
 from rulesync.documents import (
     Document,
-    diff,
+    compare,
     fingerprint,
     full_document,
-    live_document,
     matches_live,
 )
 from rulesync.errors import PlanError, PlanProblems, Problem
@@ -20,6 +20,7 @@ from rulesync.fields import RELATIONSHIPS
 from rulesync.live import LiveRuleset, LiveRulesets
 from rulesync.permissions import denied
 from rulesync.plan import Change, Create, Delete, Kept, Plan, Update, sort_key
+from rulesync.policy import Policy
 from rulesync.references import References, resolve
 from rulesync.suggest import closest
 
@@ -28,9 +29,8 @@ from rulesync.suggest import closest
 class Settings:
     environment: str
     api_url: str
-    manage: tuple[str, ...] = ("*",)
-    protect: tuple[str, ...] = ()
-    prune: bool = False
+    policy: Policy = dataclasses.field(default_factory=Policy)  # manage and protect
+    prune: bool = False  # this run's: --prune, or the policy's default
     targets: tuple[str, ...] = ()
     api_requests: int = 0
 
@@ -72,12 +72,12 @@ def build_plan(
 ) -> Plan:
     """Creates, updates and deletes (each by name) that make live match desired. A live
     ruleset without a usable id is never changed: a file that declares its name is refused."""
-    managed = [r for r in live.rulesets if matches(r.name, settings.manage)]
+    managed = [r for r in live.rulesets if matches(r.name, settings.policy.manage)]
     by_name: dict[str, list[LiveRuleset | None]] = defaultdict(list)  # None: no usable id
     for resource in managed:
         by_name[resource.name].append(resource)
     for name in live.without_id:
-        if matches(name, settings.manage):
+        if matches(name, settings.policy.manage):
             by_name[name].append(None)
 
     wanted = _targeted(desired, by_name, settings.targets)
@@ -134,9 +134,7 @@ def build_plan(
         if matches_live(match, after):  # the common case: nothing to patch, nothing to check
             unchanged += 1
             continue
-        fields = [*after["attributes"], *after["relationships"]]
-        before = live_document(match, fields)
-        patch = diff(before, after)
+        before, patch = compare(match, after)
         held = _held_problem(item, [op["path"].rsplit("/", 1)[-1] for op in patch])
         if held:
             errors.append(held)
@@ -174,7 +172,7 @@ def build_plan(
             or (settings.targets and not matches(name, settings.targets))
         ):
             continue
-        if not settings.prune or matches(name, settings.protect):
+        if not settings.prune or matches(name, settings.policy.protect):
             kept.append(Kept(id=rid, name=name))
             continue
         changes.append(

@@ -24,8 +24,12 @@ STATE_DIR = ".rulesync"
 
 @contextmanager
 def connect(
-    config: Config, env: Environment, *, parallelism: int = 4, max_wait: float = MAX_WAIT_S
+    config: Config, env: Environment, *, parallelism: int = 4, max_wait: float | None = None
 ) -> Iterator[Client]:
+    """A client of ``env``'s API: ``max_wait`` bounds each wait the server asks for (None: the
+    client's own bound)."""
+    if max_wait is None:
+        max_wait = MAX_WAIT_S
     if env.embedded:
         from rulesync.emulator.server import EmulatorStartError, start_embedded
 

@@ -164,6 +164,21 @@ def test_apply_in_ci_prints_one_line_per_change(setup: tuple[Project, Org]) -> N
     assert sorted(line.split("] ")[1] for line in lines) == [f"create 'R{i}': ok" for i in range(3)]
 
 
+def test_apply_of_a_saved_plan_in_ci_prints_one_line_per_change(
+    setup: tuple[Project, Org],
+) -> None:
+    project, _ = setup
+    for i in range(2):
+        project.ruleset(f"R{i}")
+    assert project.run("plan", "--out", "plan.json").exit_code == 0
+    result = project.run("apply", "plan.json")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] + "]" for line in lines] == ["[1/2]", "[2/2]"]
+    assert sorted(line.split("] ")[1] for line in lines) == ["create 'R0': ok", "create 'R1': ok"]
+    assert "Applied: 2 created, 0 updated, 0 deleted; 0 failed" in result.stdout
+
+
 def test_apply_on_a_terminal_shows_a_progress_bar(tmp_path: Path, emulator: Any) -> None:
     project, _ = api_project(tmp_path, emulator)
     for i in range(5):

@@ -1,0 +1,16 @@
+"""What each command does, from the project's files to a result: `validating`, `planning` (plan
+and show), `applying`, `exporting`. Each use-case takes plain inputs (a config path, an
+environment name, a frozen options value) and returns a result that carries what the command
+shows and its exit code (SPEC §4); the command line only parses options, calls one use-case and
+renders its result.
+
+Nothing here prints, prompts or exits. Remarks that arise along the way (which config file is
+used, a pattern that matches no live ruleset) go to ``notes`` as they arise, so they are seen
+even when a later step fails; errors are raised from the error tree (errors.py). What needs a
+person (the plan shown before confirming, the confirmation, progress) is asked through
+``applying.ApplyHooks``.
+
+The command line imports each module when its command runs, and each use-case imports what it
+needs when it runs: `validate` never loads the HTTP stack, `plan` neither the applier nor the
+emulator (unless the environment is `embedded`).
+"""
