@@ -781,8 +781,9 @@ def test_ctrl_c_lets_the_write_in_flight_finish_and_starts_no_other(wired: Wired
 
     def interrupt(seen: Seen) -> None:
         if post_of(seen) and sum(1 for s in wired.proxy.requests if post_of(s)) == 1:
-            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
-            time.sleep(1.5)
+            time.sleep(0.5)  # the apply is waiting for this answer by now
+            os.kill(os.getpid(), signal.SIGINT)  # sent before the answer, never after it
+            time.sleep(1.0)
         return None
 
     wired.proxy.answer = interrupt
