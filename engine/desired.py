@@ -36,11 +36,13 @@ class Desired:
     def problem(self, name: str, message: str, *, label: str | None = None) -> Problem:
         """A problem located at the field ``name`` (the document's start when unknown)."""
         path, _, line = self.source.rpartition(":")
+        if not line.isdecimal():  # no line number: the source is the path
+            path, line = self.source, ""
         where = self.positions.get(name)
         if where is None and name in self.file_positions:
             where = (path, *self.file_positions[name])
         if where is None:
-            where = (path, int(line) if line.isdigit() else 0, 1)
+            where = (path, int(line) if line else 0, 1)
         return Problem(where[0], where[1], where[2], name if label is None else label, message)
 
     # Attributes written `{held: VALUE}`: why Outreach would refuse each value on write.

@@ -26,7 +26,6 @@ class Ref(NamedTuple):
 
 
 _NAMES = tuple(sorted(RELATIONSHIPS))
-_SLOT = {name: slot for slot, name in enumerate(_NAMES)}
 
 
 class Relationships(Mapping[str, "Ref | None"]):

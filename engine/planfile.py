@@ -98,11 +98,11 @@ def change_to_json(change: Change) -> dict[str, Any]:
     }
 
 
-def _sequences_json(refs: tuple[SequenceRef, ...] | None) -> list[dict[str, Any]] | None:
+def _sequences_json(refs: tuple[SequenceRef, ...] | None) -> list[dict[str, int | str]] | None:
     return None if refs is None else [{"id": s.id, "name": s.name} for s in refs]
 
 
-def _ruleset_json(ref: RulesetRef | None) -> dict[str, Any] | None:
+def _ruleset_json(ref: RulesetRef | None) -> dict[str, int | str | None] | None:
     return None if ref is None else {"id": ref.id, "name": ref.name}
 
 

@@ -159,18 +159,12 @@ class PlanFile(_Strict):
     kept: list[KeptJson] = []
 
 
-def plan_problems(data: object) -> list[str]:
-    """Everything wrong with a decoded plan file; empty when it is sound."""
-    checked = check(data)
-    return checked if isinstance(checked, list) else []
-
-
 def check(data: object) -> PlanFile | list[str]:
     """The plan file's typed form, or everything wrong with it."""
     try:
         plan = PlanFile.model_validate(data)
     except ValidationError as err:
-        return [f"{_where(e['loc'])}: {e['msg']}" for e in err.errors(include_url=False)]
+        return [f"{_where(e['loc'])}: {e['msg']}" for e in err.errors()]
     problems = list(_consistency(plan))
     return problems or plan
 
@@ -264,4 +258,4 @@ def _where(loc: tuple[int | str, ...]) -> str:
             continue  # the union branch pydantic names; the action is in the value
         else:
             out += f".{part}" if out else str(part)
-    return out or "(top level)"
+    return out

@@ -122,7 +122,7 @@ def render_text(plan: Plan, *, color: bool = False, warnings: Sequence[str] = ()
         out.extend(f"      {line}" for line in impact_lines(change))
         width = max((len(f) for f, _, _ in field_rows(plan, change)), default=0)
         for field, old, new in field_rows(plan, change):
-            if change.action == "update":
+            if isinstance(change, Update):
                 out.append(f"      {field.ljust(width)}  {old} → {new}")
             else:
                 out.append(f"      {field.ljust(width)}  {new if old is None else old}")

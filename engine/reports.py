@@ -66,7 +66,7 @@ def validate_json(problems: Sequence[Problem], rulesets: int, environments: Iter
     )
 
 
-def _change(change: Change) -> dict[str, Any]:
+def _change(change: Change) -> dict[str, str | int | None]:
     return {"action": change.action, "name": change.name, "id": _id(change)}
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -260,24 +262,51 @@ def _edit(data: dict[str, Any], edit: str) -> None:
         quiet["patch"][2]["path"] = "/attributes/step~1Overrides"
     elif edit == "patch to a missing field":
         quiet["patch"][1]["path"] = "/attributes/callOptOutAction"
+    elif edit == "patch that does not give after":
+        renamed["patch"][0]["value"] = 1
+    elif edit == "assign to a ruleset not created":
+        data["changes"][3]["ruleset_to"]["name"] = "Nowhere"
+    elif edit == "summary lies":
+        data["summary"]["delete"] = 3
 
 
 EDITS = {
-    "add without value": "changes[2].patch[0].value: required for add",
-    "renamed_from not the name before": (
+    "add without value": [
+        "changes[2].patch[0].value: required for add",
+        "changes[2].patch: does not apply to before"
+        " (The operation does not contain a 'value' member)",
+    ],
+    "renamed_from not the name before": [
         "changes[1].renamed_from: does not match the name in before ('Outbound v1')"
-    ),
-    "renamed to itself": "changes[2].renamed_from: is the ruleset's own name",
-    "after named otherwise": "changes[0].after.attributes.name: does not match the change's name",
-    "unknown attribute in after": "changes[0].after.attributes: no such field 'colour'",
-    "unknown relationship in before": "changes[1].before.relationships: no such relationship",
-    "relationship of the wrong kind": (
+    ],
+    "renamed to itself": ["changes[2].renamed_from: is the ruleset's own name"],
+    "after named otherwise": ["changes[0].after.attributes.name: does not match the change's name"],
+    "unknown attribute in after": ["changes[0].after.attributes: no such field 'colour'"],
+    "unknown relationship in before": [
+        "changes[1].before.relationships: no such relationship 'mentor'",
+        "changes[1].patch: applied to before, it does not give after",
+    ],
+    "relationship of the wrong kind": [
         "changes[0].after.relationships.owner.type: must be 'user', got 'stage'"
-    ),
-    "the same ruleset twice": "changes[2].id: ruleset 42 is also changed at changes[1]",
-    "the same sequence twice": "changes[4].id: sequence 11 is also changed at changes[3]",
-    "escaped path to no field": "changes[2].patch[2].path: no such field",
-    "patch to a missing field": "changes[2].patch: does not apply to before",
+    ],
+    "the same ruleset twice": ["changes[2].id: ruleset 42 is also changed at changes[1]"],
+    "the same sequence twice": ["changes[4].id: sequence 11 is also changed at changes[3]"],
+    "escaped path to no field": [
+        "changes[2].patch[2].path: no such field '/attributes/step~1Overrides'",
+        "changes[2].patch: does not apply to before"
+        " (can't replace a non-existent object 'step/Overrides')",
+    ],
+    "patch to a missing field": [
+        "changes[2].patch: does not apply to before"
+        " (can't remove a non-existent object 'callOptOutAction')"
+    ],
+    "patch that does not give after": [
+        "changes[1].patch: applied to before, it does not give after"
+    ],
+    "assign to a ruleset not created": [
+        "changes[3].ruleset_to.id: null, but the plan creates no such ruleset"
+    ],
+    "summary lies": ["summary.delete: says 3, the plan has 1"],
 }
 
 
@@ -285,10 +314,10 @@ EDITS = {
 def test_an_edited_plan_is_refused_naming_the_place(edit: str) -> None:
     data = old_data()
     _edit(data, edit)
-    message = _refused(data)
-    assert EDITS[edit] in message
-    assert message.startswith("plan.json: damaged or edited plan file, refused:")
-    assert message.endswith("Make a new one with `rulesync plan --out`.")
+    lines = _refused(data).splitlines()
+    assert lines[0] == "plan.json: damaged or edited plan file, refused:"
+    assert lines[1:-1] == [f"  - {problem}" for problem in EDITS[edit]]
+    assert lines[-1] == "Make a new one with `rulesync plan --out`."
 
 
 def test_a_sequence_may_have_the_id_of_a_ruleset() -> None:
@@ -302,7 +331,7 @@ def test_many_problems_are_listed_ten_and_counted() -> None:
     data["kept"] = [{"id": "x", "name": 1}] * 12
     message = _refused(data)
     assert message.count("\n  - ") == 11
-    assert "... and 14 more" in message
+    assert message.splitlines()[-2] == "  - ... and 14 more"
 
 
 def test_not_a_plan_and_another_format_version_are_refused() -> None:
@@ -348,3 +377,64 @@ def test_the_refusal_lists_each_problem_on_its_own_line() -> None:
     with pytest.raises(ConfigError) as err:
         plan_from_json({"changes": []})
     assert str(err.value) == "plan: not a rulesync plan file (no format_version)"
+
+
+def test_a_plan_with_no_changes_and_zero_counts_round_trips() -> None:
+    plan = Plan(environment="e", api_url="embedded", changes=(), unchanged=0)
+    data = json.loads(dumps(plan))
+    assert data["summary"] == dict.fromkeys(
+        ("create", "update", "assign", "detach", "delete", "unchanged"), 0
+    )
+    assert plan_from_json(data) == plan
+    data["api_requests"] = -1
+    assert "api_requests: Input should be greater than or equal to 0" in _refused(data)
+
+
+def test_a_plan_file_without_the_kept_list_reads_as_keeping_nothing() -> None:
+    data = old_data()
+    del data["kept"]
+    assert plan_from_json(data).kept == ()
+
+
+def test_writing_a_plan_loads_no_validation_or_patch_library() -> None:
+    """Only reading a saved plan needs pydantic and jsonpatch: `plan --out` and
+    `plan --format json` stay as light as the plan itself."""
+    code = (
+        "import json, sys\n"
+        "import rulesync.plan, rulesync.planfile\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = set(json.loads(done.stdout))
+    assert loaded & {"pydantic", "jsonpatch", "yaml", "requests", "click", "ruamel"} == set()
+    assert "rulesync" in loaded
+
+
+def test_plans_and_their_values_cannot_be_changed_once_made() -> None:
+    """A reviewed plan is what gets applied: nothing may edit it on the way."""
+    plan = read_plan(OLD_PLAN)
+    values: list[object] = [plan, *plan.changes, *plan.kept, RulesetRef(id=1, name="R")]
+    values += [s for c in plan.changes if isinstance(c, Update) for s in c.sequences or ()]
+    assert {type(v).__name__ for v in values} >= {*(t.__name__ for t in TYPES.values()), "Plan"}
+    for value in values:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            value.name = "edited"  # type: ignore[attr-defined]
+
+
+def test_what_a_change_says_when_the_planner_leaves_the_optional_parts_out() -> None:
+    """No rename, no refusal, and (until the blast radius is read) used by no sequence."""
+    doc: Document = {"attributes": {"name": "R"}, "relationships": {}}
+    version = "sha256:" + "0" * 64
+    update = Update(name="R", id=1, before=doc, after=doc, patch=(), live_version=version)
+    delete = Delete(name="R", id=1, before=doc, live_version=version)
+    assign = Assign(name="S", id=2, ruleset_from=None, ruleset_to=RulesetRef(id=1, name="R"))
+    detach = Detach(name="S", id=2, ruleset_from=RulesetRef(id=1, name="R"))
+    for change in (update, delete):
+        out = change_to_json(change)
+        assert (out["sequences"], out["denied"]) == ([], None)
+    assert change_to_json(update)["renamed_from"] is None
+    assert change_to_json(assign)["denied"] is None
+    assert change_to_json(detach)["denied"] is None
+    assert change_to_json(detach)["ruleset_to"] is None
