@@ -35,10 +35,23 @@ CORE: dict[str, list[str]] = {
     "safety": ["tests/unit/test_safety.py"],
     "policy": ["tests/unit/test_safety.py", "tests/unit/test_planner_rules.py"],
     "plan": ["tests/e2e/test_plan_cli.py", "tests/e2e/test_apply_cli.py"],
+    "planfile": [
+        "tests/unit/test_planfile.py",
+        "tests/unit/test_plan_values.py",
+        "tests/e2e/test_plan_files.py",
+    ],
+    "planschema": [
+        "tests/unit/test_planfile.py",
+        "tests/unit/test_plan_values.py",
+        "tests/e2e/test_plan_files.py",
+    ],
     "applier": [
-        "tests/e2e/test_apply_cli.py",
+        "tests/unit/test_applier_port.py",
+        "tests/e2e/test_apply_phases.py",
         "tests/e2e/test_apply_wire.py",
-        "tests/e2e/test_faults.py",
+        "tests/e2e/test_plan_files.py",
+        "tests/e2e/test_racing_applies.py",
+        "tests/e2e/test_apply_cli.py",
     ],
     "client": [
         "tests/integration/test_client_requests.py",

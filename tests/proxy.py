@@ -3,6 +3,8 @@ purpose, to test what rulesync does when the real API does not do what our emula
 
     with Proxy(emulator.url) as proxy:          # proxy.api_url replaces emulator.api_url
         proxy.tamper = drop_attribute("includeUnsubscribeLinks")
+        proxy.answer = ...                       # answer some requests itself (upstream unasked)
+        proxy.reply = ...                        # change the upstream's answer on the way back
         ...
         proxy.requests                           # every (method, path, query, body) seen
 """
@@ -32,6 +34,11 @@ class Seen:
 
 # (method, path, parsed JSON body) -> the body to forward instead
 Tamper = Callable[[str, str, Any], Any]
+# the request -> (status, JSON body or None) answered by the proxy itself, upstream never asked;
+# None: forward it
+Answer = Callable[[Seen], tuple[int, Any] | None]
+# (the request, the upstream's status, its parsed JSON body or None) -> what to send back
+Reply = Callable[[Seen, int, Any], tuple[int, Any]]
 
 
 P = TypeVar("P", bound="Proxy")
@@ -42,6 +49,8 @@ class Proxy:
         self.upstream = upstream.rstrip("/")
         self.requests: list[Seen] = []
         self.tamper: Tamper | None = None
+        self.answer: Answer | None = None
+        self.reply: Reply | None = None
         self._lock = threading.Lock()
         self._http = requests.Session()
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
@@ -65,10 +74,12 @@ class Proxy:
         request = Request(environ)
         raw = request.get_data()
         body = json.loads(raw) if raw else None
+        seen = Seen(request.method, request.path, request.query_string.decode(), body)
         with self._lock:
-            self.requests.append(
-                Seen(request.method, request.path, request.query_string.decode(), body)
-            )
+            self.requests.append(seen)
+        answered = self.answer(seen) if self.answer is not None else None
+        if answered is not None:
+            return _json_response(*answered)(environ, start_response)
         if body is not None and self.tamper is not None:
             body = self.tamper(request.method, request.path, body)
             raw = json.dumps(body).encode()
@@ -83,11 +94,19 @@ class Proxy:
         )
         # the emulator's own links point at itself: rewrite them to stay behind the proxy
         content = answer.content.replace(self.upstream.encode(), self.url.encode())
+        if self.reply is not None:
+            status, parsed = self.reply(seen, answer.status_code, json.loads(content or "null"))
+            return _json_response(status, parsed)(environ, start_response)
         response = Response(content, status=answer.status_code)
         for key, value in answer.headers.items():
             if key.lower() not in HOP_HEADERS:
                 response.headers[key] = value
         return response(environ, start_response)
+
+
+def _json_response(status: int, body: Any) -> Response:
+    content = b"" if body is None else json.dumps(body).encode()
+    return Response(content, status=status, content_type="application/vnd.api+json")
 
 
 def drop_attribute(field: str) -> Tamper:
