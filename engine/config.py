@@ -19,6 +19,7 @@ from pydantic import (
 
 from rulesync.config_checks import config_problems
 from rulesync.errors import ConfigError, InvalidFiles, Problem
+from rulesync.policy import Policy
 from rulesync.suggest import suggest
 from rulesync.yamlio import LocatedDict, load_documents, read_text, validation_problems
 
@@ -77,14 +78,6 @@ class Auth:
 
 
 @dataclass(frozen=True)
-class Safety:
-    prune: bool = False
-    protect: tuple[str, ...] = ()
-    max_change_percent: float = 30
-    min_existing: int = 10
-
-
-@dataclass(frozen=True)
 class Environment:
     name: str
     api_url: str
@@ -104,8 +97,7 @@ class Config:
     rulesets_dir: Path
     default_environment: str
     defaults: dict[str, Any]
-    manage: tuple[str, ...]
-    safety: Safety
+    policy: Policy  # manage and safety:, in the one shape every check reads
     environments: dict[str, Environment]
     document: Any = field(default=None, repr=False, compare=False)  # for error positions
 
@@ -207,12 +199,12 @@ def _build(model: ConfigModel, *, shown: str, root: Path, doc: Any) -> Config:
         rulesets_dir=(root / model.rulesets_dir),
         default_environment=model.default_environment,
         defaults=model.defaults,
-        manage=tuple(model.manage),
-        safety=Safety(
-            prune=model.safety.prune,
+        policy=Policy(
+            manage=tuple(model.manage),
             protect=tuple(model.safety.protect),
             max_change_percent=model.safety.max_change_percent,
             min_existing=model.safety.min_existing,
+            prune=model.safety.prune,
         ),
         environments=environments,
         document=doc,

@@ -457,12 +457,12 @@ def _check_names(parsed: list[_Parsed], config: Config, problems: list[Problem])
             )
         else:
             seen[name] = item
-        if not matches(name, config.manage):
+        if not matches(name, config.policy.manage):
             problems.append(
                 _at(
                     item,
                     "name",
-                    f"{name!r} is outside `manage` {list(config.manage)} in "
+                    f"{name!r} is outside `manage` {list(config.policy.manage)} in "
                     f"{config.path}; widen manage or rename the ruleset",
                 )
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from rulesync.fields import RELATIONSHIPS
 from rulesync.live import LiveRuleset, LiveRulesets
 from rulesync.permissions import denied
 from rulesync.plan import Change, Create, Delete, Kept, Plan, Update, sort_key
+from rulesync.policy import Policy
 from rulesync.references import References, resolve
 from rulesync.suggest import closest
 
@@ -28,9 +30,8 @@ from rulesync.suggest import closest
 class Settings:
     environment: str
     api_url: str
-    manage: tuple[str, ...] = ("*",)
-    protect: tuple[str, ...] = ()
-    prune: bool = False
+    policy: Policy = dataclasses.field(default_factory=Policy)  # manage and protect
+    prune: bool = False  # this run's: --prune, or the policy's default
     targets: tuple[str, ...] = ()
     api_requests: int = 0
 
@@ -72,12 +73,12 @@ def build_plan(
 ) -> Plan:
     """Creates, updates and deletes (each by name) that make live match desired. A live
     ruleset without a usable id is never changed: a file that declares its name is refused."""
-    managed = [r for r in live.rulesets if matches(r.name, settings.manage)]
+    managed = [r for r in live.rulesets if matches(r.name, settings.policy.manage)]
     by_name: dict[str, list[LiveRuleset | None]] = defaultdict(list)  # None: no usable id
     for resource in managed:
         by_name[resource.name].append(resource)
     for name in live.without_id:
-        if matches(name, settings.manage):
+        if matches(name, settings.policy.manage):
             by_name[name].append(None)
 
     wanted = _targeted(desired, by_name, settings.targets)
@@ -174,7 +175,7 @@ def build_plan(
             or (settings.targets and not matches(name, settings.targets))
         ):
             continue
-        if not settings.prune or matches(name, settings.protect):
+        if not settings.prune or matches(name, settings.policy.protect):
             kept.append(Kept(id=rid, name=name))
             continue
         changes.append(

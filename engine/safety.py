@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from rulesync.desired import matches
 from rulesync.errors import UnsafePlan
 from rulesync.plan import Assign, Create, Delete, Detach, Plan, SequenceRef, Update, describe
-
-
-@dataclass(frozen=True)
-class Policy:
-    manage: tuple[str, ...] = ("*",)
-    protect: tuple[str, ...] = ()
-    max_change_percent: float = 30
-    min_existing: int = 10
+from rulesync.policy import Policy
 
 
 def refusals(plan: Plan, policy: Policy) -> list[str]:

@@ -10,8 +10,8 @@ even when a later step fails; errors are raised from the error tree (errors.py).
 person (the plan shown before confirming, the confirmation, progress) is asked through
 ``applying.ApplyHooks``.
 
-What every use-case starts from is here: the project's configuration (``open_config``), its
-safety policy and the ``Notes`` sink.
+What every use-case starts from is here: the project's configuration (``open_config``, its
+safety policy included) and the ``Notes`` sink.
 
 The command line imports each module when its command runs, and each use-case imports what it
 needs when it runs: `validate` never loads the HTTP stack, `plan` neither the applier nor the
@@ -22,12 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rulesync.config import CONFIG_FILE, Config, load_config
-
-if TYPE_CHECKING:
-    from rulesync.safety import Policy
 
 Notes = Callable[[str], None]
 """Where remarks go as they arise, one line each (the CLI writes them to stderr)."""
@@ -44,14 +40,3 @@ def open_config(config_path: Path | None, notes: Notes = ignore) -> Config:
     if config_path is None and config.path not in (CONFIG_FILE, "(defaults)"):
         notes(f"Using {config.path} (paths below are relative to its folder).")
     return config
-
-
-def policy(config: Config) -> Policy:
-    from rulesync.safety import Policy
-
-    return Policy(
-        manage=config.manage,
-        protect=config.safety.protect,
-        max_change_percent=config.safety.max_change_percent,
-        min_existing=config.safety.min_existing,
-    )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from rulesync.config import Config, Environment
 from rulesync.errors import ApplyFailed, ConfigError, RulesyncError, StalePlan, UnsafePlan
-from rulesync.usecases import Notes, ignore, open_config, policy
+from rulesync.usecases import Notes, ignore, open_config
 from rulesync.usecases.planning import make_plan
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def apply(
         )
         hooks.show_plan(the_plan)
         try:
-            overridden = check(the_plan, policy(config), force=options.force)
+            overridden = check(the_plan, config.policy, force=options.force)
         except UnsafePlan as err:
             return ApplyResult(the_plan, shown=True, error=err)
         for reason in overridden:
@@ -148,7 +148,7 @@ def _apply_saved(
     check_bound(the_plan, environment=env.name, api_url=env.api_url)
     try:
         # the plan is checked against today's config: manage and protect may have changed
-        check(the_plan, policy(config), force=options.force)
+        check(the_plan, config.policy, force=options.force)
     except UnsafePlan as err:
         return ApplyResult(the_plan, shown=False, error=err)
     if not the_plan.has_changes:

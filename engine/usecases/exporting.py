@@ -68,12 +68,14 @@ def export(
     )
     with connect(config, env) as client:
         every = client.list_all("rulesets")
-        live = [r for r in every if (n := resource_name(r)) is None or matches(n, config.manage)]
+        live = [
+            r for r in every if (n := resource_name(r)) is None or matches(n, config.policy.manage)
+        ]
         refs = References({k: labels_from(k, client.list_all(KINDS[k][0])) for k in KINDS})
     if len(every) > len(live):
         notes(
             f"Note: {len(every) - len(live)} live rulesets are outside `manage`"
-            f" {list(config.manage)} and were not exported."
+            f" {list(config.policy.manage)} and were not exported."
         )
     chosen = Options(
         targets=options.targets, missing_only=options.missing_only, overwrite=options.overwrite

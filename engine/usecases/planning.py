@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rulesync.config import Config, Environment
 from rulesync.errors import UnsafePlan
-from rulesync.usecases import Notes, ignore, open_config, policy
+from rulesync.usecases import Notes, ignore, open_config
 
 if TYPE_CHECKING:
     from rulesync.client import Client
@@ -79,7 +79,7 @@ def plan(
                 notes=notes,
                 ahead=ahead,
             )
-    reasons = refusals(the_plan, policy(config))
+    reasons = refusals(the_plan, config.policy)
     if options.out:
         write_plan(the_plan, options.out)
     return PlanResult(the_plan, tuple(reasons), options.out, options.detailed_exitcode)
@@ -105,14 +105,13 @@ def make_plan(
 
     live = read_live(client, desired, ahead=ahead)
     live_names = live.rulesets.names()
-    for warning in unmatched_patterns(live_names, policy(config)):
+    for warning in unmatched_patterns(live_names, config.policy):
         notes(f"Warning: {warning}")
     settings = Settings(
         environment=env.name,
         api_url=env.api_url,
-        manage=config.manage,
-        protect=config.safety.protect,
-        prune=prune or config.safety.prune,
+        policy=config.policy,
+        prune=prune or config.policy.prune,
         targets=targets,
         api_requests=client.requests,
     )
@@ -128,7 +127,7 @@ def make_plan(
     the_plan, more = with_blast_radius(the_plan, client, listed)
     for note in [*found, *more]:
         notes(f"Warning: {note}")
-    for line in duplicate_notes(desired, live.rulesets.rulesets, config.manage):
+    for line in duplicate_notes(desired, live.rulesets.rulesets, config.policy.manage):
         notes(f"Warning: {line}")
     return the_plan
 
@@ -149,4 +148,4 @@ def show(config_path: Path | None, plan_file: Path, *, notes: Notes = ignore) ->
     from rulesync.safety import refusals
 
     the_plan = read_plan(plan_file)
-    return ShowResult(the_plan, tuple(refusals(the_plan, policy(open_config(config_path, notes)))))
+    return ShowResult(the_plan, tuple(refusals(the_plan, open_config(config_path, notes).policy)))

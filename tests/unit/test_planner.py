@@ -24,9 +24,10 @@ from rulesync.live import LiveRulesets, live_rulesets
 from rulesync.plan import Create, Plan
 from rulesync.planfile import dumps, plan_from_json, plan_to_json
 from rulesync.planner import Settings, build_plan
+from rulesync.policy import Policy
 from rulesync.references import References
 from rulesync.render import render_markdown, render_text
-from rulesync.safety import Policy, refusals
+from rulesync.safety import refusals
 
 SETTINGS = Settings(environment="test", api_url="http://api", prune=True)
 # `{id: N}` references must exist in the org's reference data: ids 1-5 of each kind do.
