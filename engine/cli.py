@@ -113,6 +113,16 @@ class RulesyncGroup(click.Group):
             self.add_command(emulator)
         return super().get_command(ctx, cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.NoSuchCommand as err:  # "Did you mean" from every command, loaded or not
+            raise click.NoSuchCommand(
+                err.command_name, possibilities=self.list_commands(ctx), ctx=ctx
+            ) from None
+
 
 def _max_wait(ctx: click.Context, param: click.Parameter, value: str) -> float:
     try:

@@ -92,6 +92,9 @@ def test_the_emulator_command_is_loaded_only_when_asked_for(tmp_path: Path) -> N
     listed = project.run("--help")
     assert listed.exit_code == 0
     assert "  emulator  The built-in Outreach-compatible API server" in listed.stdout
+    typo = project.run("emulatr")
+    assert typo.exit_code == 1
+    assert "No such command 'emulatr'. Did you mean 'emulator'?" in typo.stderr
     listing = listed.stdout.split("Commands:\n")[1].splitlines()
     assert [line.split()[0] for line in listing if line.startswith("  ")] == [
         "apply",
