@@ -14,9 +14,8 @@ from typing import Any, TypeGuard
 from rulesync.api import NAMES_PER_LOOKUP, PAGE_SIZE, Api
 from rulesync.documents import (
     Document,
-    diff,
+    compare,
     fingerprint,
-    live_document,
 )
 from rulesync.errors import ApiError, OutcomeUnknown, StalePlan
 from rulesync.live import LiveRuleset, live_rulesets, resource_id, resource_name, ruleset_of
@@ -221,9 +220,8 @@ def _create(client: Api, change: Create) -> Outcome:
         if existing:
             found = existing[0]
             rid = resource_id(found)
-            fields = [*after.get("attributes", {}), *after.get("relationships", {})]
             typed = live_rulesets([found]).rulesets  # none: no usable id, nothing to patch
-            patch = diff(live_document(typed[0], fields), after) if typed else []
+            patch = compare(typed[0], after)[1] if typed else []
             if patch and rid is not None:
                 client.update(KIND, rid, patch_body(rid, patch))
             return Outcome(change, True, "created (confirmed after a lost answer)", rid)
@@ -418,8 +416,7 @@ def verify(plan: Plan, client: Api, report: Report) -> list[str]:
         if current is None:
             problems.append(f"{change.name!r} (id {rid}) is missing after apply")
             continue
-        fields = [*after.get("attributes", {}), *after.get("relationships", {})]
-        left = diff(live_document(current, fields), after)
+        left = compare(current, after)[1]
         if left:
             paths = ", ".join(op["path"] for op in left)
             problems.append(f"{change.name!r} (id {rid}) differs after apply at {paths}")

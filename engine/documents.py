@@ -70,6 +70,15 @@ def diff(before: Document, after: Document) -> list[PatchOp]:
     return ops
 
 
+def compare(live: LiveRuleset, after: Document) -> tuple[Document, list[PatchOp]]:
+    """``live`` as a document of the fields ``after`` declares, and the patch from it to
+    ``after``: the one diff the planner, the applier's lost-create repair and verification
+    share. Fields ``after`` leaves out are not compared (they stay unmanaged)."""
+    fields = [*after.get("attributes", {}), *after.get("relationships", {})]
+    before = live_document(live, fields)
+    return before, diff(before, after)
+
+
 def matches_live(live: LiveRuleset, after: Document) -> bool:
     """Whether ``live`` already holds every field of ``after``: the answer of
     ``not diff(live_document(live, [*attributes, *relationships of after]), after)``, as the
@@ -78,7 +87,7 @@ def matches_live(live: LiveRuleset, after: Document) -> bool:
     if not (
         RELATIONSHIPS.keys().isdisjoint(attributes) and RELATIONSHIPS.keys() >= relationships.keys()
     ):
-        return not diff(live_document(live, [*attributes, *relationships]), after)
+        return not compare(live, after)[1]
     attrs = live.attributes
     for name, value in attributes.items():
         old = attrs.get(name)

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from rulesync.desired import Desired, matches
 from rulesync.documents import (
     Document,
-    diff,
+    compare,
     fingerprint,
     full_document,
-    live_document,
     matches_live,
 )
 from rulesync.errors import PlanError, PlanProblems, Problem
@@ -135,9 +134,7 @@ def build_plan(
         if matches_live(match, after):  # the common case: nothing to patch, nothing to check
             unchanged += 1
             continue
-        fields = [*after["attributes"], *after["relationships"]]
-        before = live_document(match, fields)
-        patch = diff(before, after)
+        before, patch = compare(match, after)
         held = _held_problem(item, [op["path"].rsplit("/", 1)[-1] for op in patch])
         if held:
             errors.append(held)
