@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictInt,
-    ValidationError,
-    WithJsonSchema,
-)
+from pydantic_core import SchemaValidator, ValidationError
+from pydantic_core import core_schema as cs
 
-from rulesync.config_checks import config_problems
+from rulesync.config_checks import ENV_FIELDS, config_problems
 from rulesync.errors import ConfigError, InvalidFiles, Problem
 from rulesync.policy import Policy
 from rulesync.suggest import suggest
@@ -28,40 +22,136 @@ EMBEDDED = "embedded"
 DEFAULT_TOKEN_URL = "https://api.outreach.io/oauth/token"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# What rulesync.yaml holds, as validated: instances are built by the validator (below), with
+# the errors, messages and locations pydantic's models give, without pydantic's model layer.
+class AuthModel:
+    access_token_env: str | None
+    client_id_env: str | None
+    client_secret_env: str | None
+    refresh_token_env: str | None
+    token_url: str
 
 
-class AuthModel(_Strict):
-    access_token_env: str | None = None
-    client_id_env: str | None = None
-    client_secret_env: str | None = None
-    refresh_token_env: str | None = None
-    token_url: str = DEFAULT_TOKEN_URL
+class EnvironmentModel:
+    api_url: str | None  # required but for `local` (a missing one is a located problem)
+    auth: AuthModel | None
+    defaults: dict[str, Any]
+    overrides: dict[str, dict[str, Any]]
 
 
-class EnvironmentModel(_Strict):
-    # required but for `local` (a missing one is a located problem, see config_checks)
-    api_url: Annotated[str | None, WithJsonSchema({"type": "string"})] = None
-    auth: AuthModel | None = None
-    defaults: dict[str, Any] = {}
-    overrides: dict[str, dict[str, Any]] = {}
+class SafetyModel:
+    prune: bool
+    protect: list[str]
+    max_change_percent: float
+    min_existing: int
 
 
-class SafetyModel(_Strict):
-    prune: StrictBool = False
-    protect: list[str] = []
-    max_change_percent: float = Field(default=30, ge=0, le=100)
-    min_existing: StrictInt = Field(default=10, ge=0)
+class ConfigModel:
+    rulesets_dir: str
+    default_environment: str
+    defaults: dict[str, Any]
+    manage: list[str]
+    safety: SafetyModel
+    environments: dict[str, EnvironmentModel]
 
 
-class ConfigModel(_Strict):
-    rulesets_dir: str = "rulesets"
-    default_environment: str = "local"
-    defaults: dict[str, Any] = {}
-    manage: list[str] = ["*"]
-    safety: SafetyModel = SafetyModel()
-    environments: dict[str, EnvironmentModel] = {"local": EnvironmentModel(api_url=EMBEDDED)}
+def _field(schema: cs.CoreSchema, default: Any) -> cs.ModelField:
+    return cs.model_field(cs.with_default_schema(schema, default=default))
+
+
+def _model(cls: type[Any], fields: dict[str, cs.ModelField]) -> cs.ModelSchema:
+    name = cls.__name__
+    cls.model_config = {"title": name, "extra": "forbid"}  # read by the JSON Schema writer
+    return cs.model_schema(
+        cls,
+        cs.model_fields_schema(fields, model_name=name),
+        config=cs.CoreConfig(title=name, extra_fields_behavior="forbid"),
+        ref=name,
+    )
+
+
+def _any_dict() -> cs.DictSchema:
+    return cs.dict_schema(cs.str_schema(), cs.any_schema())
+
+
+def config_schema() -> cs.ModelSchema:
+    """rulesync.yaml; every key optional, an omitted key takes its default."""
+    text = cs.str_schema
+    optional_text = cs.nullable_schema(text())
+    auth = _model(
+        AuthModel,
+        {
+            **{name: _field(optional_text, None) for name in ENV_FIELDS},
+            "token_url": _field(text(), DEFAULT_TOKEN_URL),
+        },
+    )
+    environment = _model(
+        EnvironmentModel,
+        {
+            "api_url": _field(
+                cs.nullable_schema(
+                    text(),
+                    metadata={"pydantic_js_annotation_functions": [lambda _s, _h: _TEXT_JSON]},
+                ),
+                None,
+            ),
+            "auth": _field(cs.nullable_schema(auth), None),
+            "defaults": _field(_any_dict(), {}),
+            "overrides": _field(cs.dict_schema(text(), _any_dict()), {}),
+        },
+    )
+    safety = _model(
+        SafetyModel,
+        {
+            "prune": _field(cs.bool_schema(strict=True), False),
+            "protect": _field(cs.list_schema(text()), []),
+            "max_change_percent": _field(cs.float_schema(ge=0, le=100), 30),
+            "min_existing": _field(cs.int_schema(strict=True, ge=0), 10),
+        },
+    )
+    validate_default = functools.partial(cs.with_default_schema, validate_default=True)
+    return _model(
+        ConfigModel,
+        {
+            "rulesets_dir": _field(text(), "rulesets"),
+            "default_environment": _field(text(), "local"),
+            "defaults": _field(_any_dict(), {}),
+            "manage": _field(cs.list_schema(text()), ["*"]),
+            "safety": cs.model_field(validate_default(safety, default=SAFETY_DEFAULT)),
+            "environments": cs.model_field(
+                validate_default(cs.dict_schema(text(), environment), default=ENVIRONMENTS_DEFAULT)
+            ),
+        },
+    )
+
+
+_TEXT_JSON = {"type": "string"}
+SAFETY_DEFAULT: dict[str, Any] = {
+    "prune": False,
+    "protect": [],
+    "max_change_percent": 30.0,
+    "min_existing": 10,
+}
+ENVIRONMENTS_DEFAULT: dict[str, Any] = {
+    "local": {"api_url": EMBEDDED, "auth": None, "defaults": {}, "overrides": {}}
+}
+KNOWN_FIELDS = (
+    *("rulesets_dir", "default_environment", "defaults", "manage", "safety", "environments"),
+    *("prune", "protect", "max_change_percent", "min_existing"),
+    *("api_url", "auth", "defaults", "overrides"),
+    *(*ENV_FIELDS, "token_url"),
+)
+
+
+@functools.cache
+def _validator() -> SchemaValidator:
+    return SchemaValidator(config_schema())
+
+
+def validate_config(doc: Any) -> ConfigModel:
+    """rulesync.yaml's mapping -> its settings; raises ``pydantic_core.ValidationError``."""
+    model: ConfigModel = _validator().validate_python(doc)
+    return model
 
 
 @dataclass(frozen=True)
@@ -128,7 +218,7 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
     if path is None:
         path = find_config(cwd)
         if path is None:
-            return _build(ConfigModel(), shown="(defaults)", root=cwd, doc=None)
+            return _build(validate_config({}), shown="(defaults)", root=cwd, doc=None)
     shown = _shown(path, cwd)
     if not path.exists():
         raise ConfigError(f"{shown}: config file not found; check --config")
@@ -145,10 +235,10 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
     if not isinstance(doc, dict):
         raise InvalidFiles([Problem(shown, 1, 1, "", "must be a mapping of settings")])
     try:
-        model = ConfigModel.model_validate(doc)
+        model = validate_config(doc)
     except ValidationError as err:
         raise InvalidFiles(
-            validation_problems(err, doc=doc, path=shown, known_fields=_known_fields(err))
+            validation_problems(err, doc=doc, path=shown, known_fields=KNOWN_FIELDS)
         ) from None
     problems = config_problems(model, doc, shown)
     if model.default_environment not in model.environments:
@@ -168,13 +258,6 @@ def load_config(path: Path | None = None, *, cwd: Path | None = None) -> Config:
     return _build(model, shown=shown, root=path.parent, doc=doc)
 
 
-def _known_fields(err: ValidationError) -> list[str]:
-    names: list[str] = []
-    for cls in (ConfigModel, SafetyModel, EnvironmentModel, AuthModel):
-        names.extend(cls.model_fields)
-    return names
-
-
 def _shown(path: Path, cwd: Path) -> str:
     try:
         return os.path.relpath(path.resolve(), cwd.resolve())
@@ -187,7 +270,7 @@ def _build(model: ConfigModel, *, shown: str, root: Path, doc: Any) -> Config:
         name: Environment(
             name=name,
             api_url=(env.api_url or EMBEDDED).rstrip("/"),
-            auth=Auth(**env.auth.model_dump()) if env.auth else None,
+            auth=_auth(env.auth) if env.auth else None,
             defaults=env.defaults,
             overrides=env.overrides,
         )
@@ -208,6 +291,16 @@ def _build(model: ConfigModel, *, shown: str, root: Path, doc: Any) -> Config:
         ),
         environments=environments,
         document=doc,
+    )
+
+
+def _auth(model: AuthModel) -> Auth:
+    return Auth(
+        access_token_env=model.access_token_env,
+        client_id_env=model.client_id_env,
+        client_secret_env=model.client_secret_env,
+        refresh_token_env=model.refresh_token_env,
+        token_url=model.token_url,
     )
 
 

@@ -37,7 +37,7 @@ from rulesync.fields import (
 from rulesync.filenames import assign, inside
 from rulesync.live import relationship, resource_id, resource_name
 from rulesync.loader import ruleset_files
-from rulesync.model import RulesetFields
+from rulesync.model import validate_fields
 from rulesync.references import KINDS, References, resolve
 from rulesync.suggest import closest
 from rulesync.yamlio import short
@@ -117,7 +117,7 @@ def merged_defaults(*layers: Mapping[str, Any]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for layer in layers:
         try:
-            merged.update(RulesetFields.model_validate(dict(layer)).model_dump(exclude_unset=True))
+            merged.update(validate_fields(dict(layer)))
         except ValidationError:
             raise ConfigError(
                 "the defaults in rulesync.yaml are invalid; run `rulesync validate` to see where"

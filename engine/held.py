@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from rulesync.fields import ATTRIBUTES
-from rulesync.model import RulesetFields
+from rulesync.model import validate_fields
 from rulesync.yamlio import describe_error
 
 KEY = "held"
@@ -27,7 +27,7 @@ def is_held(value: Any) -> bool:
 def refusal(field: str, value: Any) -> str | None:
     """Why Outreach would refuse ``value`` for the attribute ``field`` on write; None if valid."""
     try:
-        RulesetFields.model_validate({field: value})
+        validate_fields({field: value})
     except ValidationError as err:
         return describe_error(err.errors()[0])
     return None

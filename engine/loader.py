@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from rulesync import held
 from rulesync.config import Config, Environment
 from rulesync.desired import Desired, matches
 from rulesync.errors import InvalidFiles, Problem
 from rulesync.fastyaml import read_flat
-from rulesync.fields import FILE_READ_ONLY, MANAGEABLE, READ_ONLY, RELATIONSHIPS
-from rulesync.model import IdRef, RulesetFields, RulesetFile
+from rulesync.fields import FILE_READ_ONLY, MANAGEABLE, READ_ONLY
+from rulesync.model import validate_fields, validate_file
 from rulesync.yamlio import (
     DuplicateKey,
     LocatedDict,
@@ -35,20 +35,23 @@ FILE_FIELDS = ("name", "previousNames", "id", "sequences", *MANAGEABLE)
 
 @dataclass(frozen=True, slots=True)
 class _Declared:
-    """What a validated document declares: the model itself is let go at once (memory at
-    50,000 files)."""
+    """What a validated document declares (kept small: memory at 50,000 files)."""
 
     name: str
-    previousNames: list[str]  # spelled as on the model
+    previousNames: list[str]  # spelled as in the file
     id: int | None
-    own: dict[str, Any]  # the managed fields it sets (see _own_fields)
-    sequences: tuple[str | dict[str, int], ...] | None  # see _sequences
+    own: dict[str, Any]  # the managed fields it sets, ``{id: N}`` as a dict
+    sequences: tuple[str | dict[str, int], ...] | None  # None: not managed; null is managed
 
 
-def _declared(model: RulesetFile) -> _Declared:
-    return _Declared(
-        model.name, model.previousNames, model.id, _own_fields(model), _sequences(model)
-    )
+def _declared(doc: Any) -> _Declared:
+    """Validate one ruleset document (raises ValidationError) and keep what it declares."""
+    own = validate_file(doc)
+    name = own.pop("name")
+    previous = own.pop("previousNames", [])
+    pin = own.pop("id", None)
+    sequences = tuple(own.pop("sequences") or ()) if "sequences" in own else None
+    return _Declared(name, previous, pin, own, sequences)
 
 
 @dataclass(frozen=True)
@@ -210,31 +213,6 @@ def load_desired(
     return desired
 
 
-_NOT_FIELDS = frozenset({"name", "previousNames", "id", "sequences"})
-
-
-def _own_fields(model: RulesetFile) -> dict[str, Any]:
-    """The managed fields the file sets, as ``model.model_dump(exclude_unset=True,
-    exclude=_NOT_FIELDS)`` gives them (``{id: N}`` as a dict), without the serializer's cost."""
-    own = dict(model.__dict__)
-    for name in own.keys() - model.model_fields_set | _NOT_FIELDS:
-        del own[name]
-    for name in RELATIONSHIPS:
-        value = own.get(name)
-        if isinstance(value, IdRef):
-            own[name] = {"id": value.id}
-    return own
-
-
-def _sequences(model: RulesetFile) -> tuple[str | dict[str, int], ...] | None:
-    """The file's `sequences:` as names and ``{"id": N}``; null is managed (no sequence)."""
-    if "sequences" not in model.model_fields_set:
-        return None
-    return tuple(
-        entry if isinstance(entry, str) else {"id": entry.id} for entry in model.sequences or []
-    )
-
-
 def _config_positions(
     config: Config, prefix: tuple[str, ...], values: Mapping[str, Any]
 ) -> dict[str, tuple[str, int, int]]:
@@ -266,7 +244,7 @@ def _config_layers(
             layers[key] = {}  # nothing set: nothing to check
             continue
         try:
-            layers[key] = RulesetFields.model_validate(values).model_dump(exclude_unset=True)
+            layers[key] = validate_fields(values)
         except ValidationError as err:
             problems.extend(
                 Problem(p.path, p.line, p.col, f"{'.'.join(map(str, prefix))}.{p.field}", p.message)
@@ -333,15 +311,14 @@ def _parse_fast(text: str, shown: str) -> list[_Parsed] | None:
             line, doc, positions = flat
             if not doc:
                 return []
-            return [_Parsed(_declared(RulesetFile.model_validate(doc)), shown, line, positions)]
+            return [_Parsed(_declared(doc), shown, line, positions)]
         parsed = []
         for line, doc in fast_documents(text):
             if doc is None:
                 continue
             if not isinstance(doc, dict) or held.split(doc)[1]:
                 return None
-            model = RulesetFile.model_validate(doc)
-            parsed.append(_Parsed(_declared(model), shown, line, _value_positions(doc)))
+            parsed.append(_Parsed(_declared(doc), shown, line, _value_positions(doc)))
         return parsed
     except (
         yaml.YAMLError,
@@ -379,7 +356,7 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
         rest, held_values = held.split(doc)
         kept = _held(doc, held_values, shown=shown, plain=rest, problems=problems)
         try:
-            model = RulesetFile.model_validate(rest)
+            declared = _declared(rest)
         except ValidationError as err:
             problems.extend(
                 validation_problems(
@@ -387,7 +364,7 @@ def _parse_located(text: str, shown: str, problems: list[Problem]) -> list[_Pars
                 )
             )
             continue
-        parsed.append(_Parsed(_declared(model), shown, line, _value_positions(doc), kept))
+        parsed.append(_Parsed(declared, shown, line, _value_positions(doc), kept))
     return parsed
 
 

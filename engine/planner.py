@@ -131,7 +131,9 @@ def build_plan(
             )
             continue
         claimed[rid] = item.name
-        if matches_live(match, after):  # the common case: nothing to patch, nothing to check
+        # the common case: nothing to patch, nothing to check. Otherwise the patch is not
+        # empty: matches_live answers exactly "the diff is empty" (a property test proves it)
+        if matches_live(match, after):
             unchanged += 1
             continue
         before, patch = compare(match, after)
@@ -143,9 +145,6 @@ def build_plan(
         unsendable = [p for f, p in sorted(unknown_ids[_key(item)].items()) if f in sent]
         if unsendable:
             errors.extend(unsendable)
-            continue
-        if not patch:
-            unchanged += 1
             continue
         changes.append(
             Update(
@@ -257,10 +256,8 @@ def _match(
     item: Desired, by_name: dict[str, list[LiveRuleset | None]]
 ) -> tuple[list[LiveRuleset | None], str | None, Problem | None]:
     """(the live ruleset found: none, or one (None: it has no usable id), renamed_from,
-    problem)."""
+    problem). A name several live rulesets hold never comes here: build_plan leaves it out."""
     found = by_name.get(item.name, [])
-    if len(found) > 1:
-        return [], None, _duplicates(item, "name", item.name, found)
     if found:
         return found, None, None
     hits = [(old, by_name[old]) for old in item.previous_names if by_name.get(old)]
@@ -284,9 +281,13 @@ def _match(
 
 
 def _duplicates(item: Desired, field: str, name: str, found: list[LiveRuleset | None]) -> Problem:
-    ids = ", ".join(str(i) for i in sorted(r.id if r else 0 for r in found))
+    known = ", ".join(str(i) for i in sorted(r.id for r in found if r))
+    unusable = sum(r is None for r in found)
+    ids = f"ids {known}" if known else ""
+    if unusable:
+        ids += f"{' and ' if known else ''}{unusable} without a usable id"
     return item.problem(
         field,
-        f"{len(found)} live rulesets are named {name!r} (ids {ids}); pin one with `id: N`,"
+        f"{len(found)} live rulesets are named {name!r} ({ids}); pin one with `id: N`,"
         " or rename or delete all but one in Outreach, then plan again",
     )

@@ -13,9 +13,9 @@ import re
 from importlib.resources import files
 from typing import Any
 
-from rulesync.config import ConfigModel
+from rulesync.config import config_schema as config_core_schema
 from rulesync.fields import DURATION_FIELDS, RELATIONSHIPS
-from rulesync.model import RulesetFields, ruleset_json_schema
+from rulesync.model import json_schema, ruleset_fields_json_schema, ruleset_json_schema
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -125,11 +125,11 @@ def _describe(schema: dict[str, Any]) -> None:
 
 def config_schema() -> dict[str, Any]:
     """The JSON Schema of rulesync.yaml; `defaults` and `overrides` complete ruleset fields."""
-    schema = ConfigModel.model_json_schema()
+    schema = json_schema(config_core_schema())
     schema["$schema"] = DRAFT
     schema["title"] = "rulesync configuration (rulesync.yaml)"
     schema["description"] = "Every key is optional; an omitted key takes its default."
-    fields = RulesetFields.model_json_schema()
+    fields = ruleset_fields_json_schema()
     _ruleset_properties(fields)
     defs = schema.setdefault("$defs", {})
     defs.update(fields.pop("$defs", {}))

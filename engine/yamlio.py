@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from rulesync.errors import Problem
 from rulesync.suggest import suggest

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import signal
 import sys
 import threading
@@ -92,6 +91,7 @@ def serve(
         raise click.UsageError(
             "--oauth-client-id, --oauth-client-secret and --oauth-refresh-token go together"
         )
+    import secrets  # OpenSSL's libcrypto: loaded by `serve` only, not by every command
     import sqlite3
 
     from rulesync.emulator.scopes import ScopeError
