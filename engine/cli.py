@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from rulesync import __version__, console, redact
-from rulesync.emulator.cli import emulator
 from rulesync.errors import ConfigError, InvalidFiles, Problem, RulesyncError
 from rulesync.fields import parse_duration
 
@@ -101,6 +100,28 @@ class RulesyncGroup(click.Group):
                 err=True,
             )
             return 1
+
+    # The emulator's own command line is imported only when it is asked for (by name, or for
+    # the command list of --help): validate, plan and apply never load it.
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "emulator"})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "emulator" and cmd_name not in self.commands:
+            from rulesync.emulator.cli import emulator
+
+            self.add_command(emulator)
+        return super().get_command(ctx, cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.NoSuchCommand as err:  # "Did you mean" from every command, loaded or not
+            raise click.NoSuchCommand(
+                err.command_name, possibilities=self.list_commands(ctx), ctx=ctx
+            ) from None
 
 
 def _max_wait(ctx: click.Context, param: click.Parameter, value: str) -> float:
@@ -576,9 +597,6 @@ def schema(kind: str) -> None:
 
     document = ruleset_schema() if kind == "ruleset" else config_schema()
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
-
-
-main.add_command(emulator)
 
 
 if __name__ == "__main__":

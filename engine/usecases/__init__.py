@@ -10,7 +10,33 @@ even when a later step fails; errors are raised from the error tree (errors.py).
 person (the plan shown before confirming, the confirmation, progress) is asked through
 ``applying.ApplyHooks``.
 
+What every use-case starts from is here: the project's configuration (``open_config``, its
+safety policy included) and the ``Notes`` sink.
+
 The command line imports each module when its command runs, and each use-case imports what it
 needs when it runs: `validate` never loads the HTTP stack, `plan` neither the applier nor the
 emulator (unless the environment is `embedded`).
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from rulesync.config import CONFIG_FILE, Config, load_config
+
+Notes = Callable[[str], None]
+"""Where remarks go as they arise, one line each (the CLI writes them to stderr)."""
+
+
+def ignore(line: str) -> None:
+    """Notes nobody reads."""
+
+
+def open_config(config_path: Path | None, notes: Notes = ignore) -> Config:
+    """``config_path``, or the nearest rulesync.yaml from here upward (then a note says which,
+    when it is in a folder above, as git finds its repository)."""
+    config = load_config(config_path)
+    if config_path is None and config.path not in (CONFIG_FILE, "(defaults)"):
+        notes(f"Using {config.path} (paths below are relative to its folder).")
+    return config

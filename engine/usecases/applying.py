@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from rulesync.config import Config, Environment
 from rulesync.errors import ApplyFailed, ConfigError, RulesyncError, StalePlan, UnsafePlan
+from rulesync.usecases import Notes, ignore, open_config
 from rulesync.usecases.planning import make_plan
-from rulesync.usecases.project import Notes, ignore, open_config
 
 if TYPE_CHECKING:
     from rulesync.applier import Outcome, Report

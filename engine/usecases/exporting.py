@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rulesync.errors import ConfigError
-from rulesync.usecases.project import Notes, ignore, open_config
+from rulesync.usecases import Notes, ignore, open_config
 
 if TYPE_CHECKING:
     from rulesync.export import Result as Exported

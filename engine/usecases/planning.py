@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rulesync.config import Config, Environment
 from rulesync.errors import UnsafePlan
-from rulesync.usecases.project import Notes, ignore, open_config
+from rulesync.usecases import Notes, ignore, open_config
 
 if TYPE_CHECKING:
     from rulesync.client import Client

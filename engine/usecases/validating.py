@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rulesync.errors import InvalidFiles, Problem
-from rulesync.usecases.project import Notes, ignore, open_config
+from rulesync.usecases import Notes, ignore, open_config
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from rulesync.cli import main
 from rulesync.emulator.server import EmulatorServer
+from tests.e2e.test_plan_speed_paths import modules_after
 from tests.helpers import Project, api_project, cwd
 from tests.hostile import Hostile, Reply, Seen, page
 
@@ -79,6 +80,31 @@ def test_help_still_exits_0(tmp_path: Path) -> None:
     result = Project(tmp_path).run("apply", "--help")
     assert result.exit_code == 0
     assert "--max-wait" in result.stdout
+
+
+def test_the_emulator_command_is_loaded_only_when_asked_for(tmp_path: Path) -> None:
+    """Its own command line is imported by `rulesync emulator ...` and listed by --help, never
+    loaded by validate (which starts faster without it)."""
+    project = Project(tmp_path)
+    project.ruleset("Inbound", "includeUnsubscribeLinks: true\n")
+    assert "rulesync.emulator.cli" not in modules_after("validate", tmp_path)
+    assert "rulesync.emulator.cli" in modules_after("emulator serve --help", tmp_path)
+    listed = project.run("--help")
+    assert listed.exit_code == 0
+    assert "  emulator  The built-in Outreach-compatible API server" in listed.stdout
+    typo = project.run("emulatr")
+    assert typo.exit_code == 1
+    assert "No such command 'emulatr'. Did you mean 'emulator'?" in typo.stderr
+    listing = listed.stdout.split("Commands:\n")[1].splitlines()
+    assert [line.split()[0] for line in listing if line.startswith("  ")] == [
+        "apply",
+        "emulator",
+        "export",
+        "plan",
+        "schema",
+        "show",
+        "validate",
+    ]
 
 
 def _broken_dumps(*args: Any, **kwargs: Any) -> str:
