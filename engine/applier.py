@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeGuard
 
@@ -285,7 +287,10 @@ def apply_plan(
     stop the others; ``stop`` (Ctrl-C) stops starting new writes and lets those in flight end."""
     stop = stop or threading.Event()
     report = Report()
-    with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool:
+    with (
+        _stopping_on_interrupt(stop),
+        ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="apply") as pool,
+    ):
         for action in PHASES:
             phase = plan.of(action)
             if action == "create" and phase and not stop.is_set():
@@ -300,6 +305,32 @@ def apply_plan(
     if not report.interrupted:
         report.verify_errors = verify(plan, client, report)
     return report
+
+
+@contextmanager
+def _stopping_on_interrupt(stop: threading.Event) -> Iterator[None]:
+    """The first Ctrl-C sets ``stop`` instead of raising wherever the main thread happens to
+    be (between starting a write and tracking it, in a lookup), so the writes in flight end
+    and the report says what was not started; a second Ctrl-C interrupts at once. Installed
+    only on the main thread, and never over an ignored SIGINT (a background job)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        yield
+        return
+
+    def first(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        # None: the handler was not set from Python; Python's own is the one to put back
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
 
 
 def _to_created(assigns: list[Assign], report: Report) -> list[Assign]:

@@ -36,6 +36,8 @@ def start_apply(
         stdout=output,
         stderr=output,
         text=True,
+        # as on a terminal: a run started in the background inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

@@ -809,6 +809,39 @@ def test_ctrl_c_lets_the_write_in_flight_finish_and_starts_no_other(wired: Wired
     assert wired.org.names() == ["A", "Gone", "Old"]
 
 
+@pytest.mark.usefixtures("ctrl_c")
+def test_ctrl_c_outside_a_write_still_ends_with_the_report(wired: Wired) -> None:
+    """Ctrl-C while apply looks the new names up right before creating (no write is on the
+    wire): nothing is written, and the report says what was not started, as for a Ctrl-C
+    during a write; it used to end at once with "Interrupted." and no report."""
+    for name in ("A", "B"):
+        wired.project.ruleset(name)
+    lookups = 0
+
+    def interrupt(seen: Seen) -> None:
+        nonlocal lookups
+        if seen.method == "GET" and seen.path == RULESETS and "filter" in seen.query:
+            lookups += 1
+            if lookups == 1:
+                os.kill(os.getpid(), signal.SIGINT)  # before the lookup is answered
+                time.sleep(0.5)
+        return None
+
+    wired.proxy.answer = interrupt
+    result = wired.project.run("apply", "--yes", "--format", "json")
+    assert result.exit_code == 4, result.output
+    assert "interrupted: writes in flight finished, the rest were not started; run apply" in (
+        result.stderr
+    )
+    report = json.loads(result.stdout)
+    assert report["interrupted"] is True and report["applied"] == []
+    assert report["not_started"] == [
+        {"action": "create", "name": "A", "id": None},
+        {"action": "create", "name": "B", "id": None},
+    ]
+    assert wired.proxy.writes() == [] and wired.org.names() == []
+
+
 # ---- parallelism --------------------------------------------------------------------------
 
 
