@@ -148,9 +148,11 @@ def _apply_saved(
     check_bound(the_plan, environment=env.name, api_url=env.api_url)
     try:
         # the plan is checked against today's config: manage and protect may have changed
-        check(the_plan, config.policy, force=options.force)
+        overridden = check(the_plan, config.policy, force=options.force)
     except UnsafePlan as err:
         return ApplyResult(the_plan, shown=False, error=err)
+    for reason in overridden:  # as for a fresh plan: --force says what it overrides
+        notes(f"Warning: applying an unsafe plan (--force): {reason}")
     if not the_plan.has_changes:
         return _nothing_to_apply(the_plan, shown=False)
     with (

@@ -157,6 +157,25 @@ def test_unsafe_plan_is_refused_by_apply_unless_forced(setup: tuple[Project, Org
     assert org.names() == ["C"]
 
 
+def test_a_forced_saved_plan_says_what_it_overrides_as_a_fresh_one_does(
+    setup: tuple[Project, Org],
+) -> None:
+    project, org = setup
+    org.create("A")
+    org.create("B")
+    project.ruleset("C")
+    assert project.run("plan", "--prune", "--out", "plan.json").exit_code == 3  # unsafe
+    refused = project.run("apply", "plan.json")
+    assert refused.exit_code == 3 and org.names() == ["A", "B"]
+    forced = project.run("apply", "plan.json", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert (
+        "Warning: applying an unsafe plan (--force): deletes every live managed ruleset (2 of 2)"
+        in forced.stderr
+    )
+    assert org.names() == ["C"]
+
+
 def test_partial_failure_applies_the_rest_and_exits_4(tmp_path: Path, emulator: Any) -> None:
     # the API refuses one create (a 422 with a pointer); the others still apply
     project, org = api_project(tmp_path, emulator)
