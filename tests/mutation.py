@@ -34,7 +34,14 @@ CORE: dict[str, list[str]] = {
     "documents": ["tests/unit/test_documents.py", "tests/unit/test_planner_rules.py"],
     "safety": ["tests/unit/test_safety.py"],
     "policy": ["tests/unit/test_safety.py", "tests/unit/test_planner_rules.py"],
-    "plan": ["tests/e2e/test_plan_cli.py", "tests/e2e/test_apply_cli.py"],
+    "plan": ["tests/unit/test_plan_values.py", "tests/e2e/test_plan_cli.py"],
+    "live": [
+        "tests/unit/test_live.py",
+        "tests/unit/test_planner_rules.py",
+        "tests/unit/test_planner.py",
+        "tests/unit/test_applier_port.py",
+    ],
+    "desired": ["tests/unit/test_desired.py", "tests/unit/test_planner_rules.py"],
     "planfile": [
         "tests/unit/test_planfile.py",
         "tests/unit/test_plan_values.py",
@@ -59,11 +66,7 @@ CORE: dict[str, list[str]] = {
         "tests/integration/test_token_refresh.py",
         "tests/integration/test_hostile_network.py",
     ],
-    "loader": [
-        "tests/unit/test_loader.py",
-        "tests/e2e/test_pins.py",
-        "tests/unit/test_fastyaml.py",
-    ],
+    "loader": ["tests/unit/test_loader.py", "tests/e2e/test_pins.py"],
     "fastyaml": ["tests/unit/test_fastyaml.py"],
     "sequences": ["tests/e2e/test_blast_radius.py", "tests/e2e/test_sequences_as_code.py"],
     "permissions": ["tests/e2e/test_blast_radius.py", "tests/e2e/test_sequences_as_code.py"],
