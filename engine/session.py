@@ -15,6 +15,7 @@ from rulesync.client import MAX_WAIT_S, Client
 from rulesync.config import Config, Environment
 from rulesync.desired import Desired
 from rulesync.errors import RulesyncError
+from rulesync.fields import ENUMS, STRING_LIMITS
 from rulesync.live import LiveRulesets, live_rulesets
 from rulesync.permissions import AUTHORIZATION_META
 from rulesync.references import KINDS, References, kinds_named, labels_from
@@ -149,12 +150,24 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+SHARED_TEXTS = frozenset((*ENUMS, *STRING_LIMITS))
+
+
 def share_references(rulesets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One object per distinct ``{"data": {"type", "id"}}`` relationship instead of one per
     ruleset: live rulesets point at a few stages, task priorities and users, and these objects
-    are most of a listing's memory (50,000 rulesets). The listing is only read from here on."""
+    are most of a listing's memory (50,000 rulesets). Likewise one string per distinct value of
+    a managed text attribute (the enums and actions repeat from ruleset to ruleset; names and
+    timestamps do not, and are left alone). The listing is only read from here on."""
     shared: dict[tuple[object, object], dict[str, Any]] = {}
+    texts: dict[str, str] = {}
     for resource in rulesets:
+        attributes = resource.get("attributes")
+        if isinstance(attributes, dict):
+            for name in SHARED_TEXTS.intersection(attributes):
+                value = attributes[name]
+                if type(value) is str:
+                    attributes[name] = texts.setdefault(value, value)
         rels = resource.get("relationships")
         if not isinstance(rels, dict):
             continue
